@@ -1,0 +1,1 @@
+//! Async E2B client (see Cargo.toml description).

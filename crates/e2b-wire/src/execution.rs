@@ -1,0 +1,205 @@
+//! The code-interpreter execution stream (protocol.md §8.2–8.4): the `POST /execute` request
+//! and the NDJSON lines of its response, plus the MIME-bundle → result mapping the server
+//! applies to Jupyter `execute_result` / `display_data` messages.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Body of `POST /execute`. The official SDK always sends all four keys (`null` when unset).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ExecutionRequest {
+    pub code: String,
+    #[serde(default)]
+    pub context_id: Option<String>,
+    #[serde(default)]
+    pub language: Option<String>,
+    #[serde(default)]
+    pub env_vars: Option<HashMap<String, String>>,
+}
+
+/// Body of `POST /contexts`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct CreateContextRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+}
+
+/// A code context as returned by `/contexts`; all three keys are always present (2.11.5
+/// indexes them directly).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Context {
+    pub id: String,
+    pub language: String,
+    pub cwd: String,
+}
+
+/// One NDJSON line of the `/execute` response. Unknown `type`s parse as [`OutputLine::Unknown`]
+/// and must be ignored by clients.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum OutputLine {
+    NumberOfExecutions {
+        execution_count: i64,
+    },
+    Stdout {
+        text: String,
+        timestamp: String,
+    },
+    Stderr {
+        text: String,
+        timestamp: String,
+    },
+    Result(ResultLine),
+    Error {
+        name: String,
+        value: String,
+        traceback: String,
+    },
+    Keepalive,
+    EndOfExecution,
+    #[serde(other)]
+    Unknown,
+}
+
+impl OutputLine {
+    /// Serialises the line with its terminating `\n`.
+    pub fn to_ndjson(&self) -> Vec<u8> {
+        let mut out = serde_json::to_vec(self).expect("output lines always serialise");
+        out.push(b'\n');
+        out
+    }
+}
+
+/// A `result` line: the MIME bundle split into the fields the SDK's `Result` has. `None`
+/// fields are omitted on the wire (`exclude_none`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ResultLine {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub markdown: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub svg: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub png: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jpeg: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pdf: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latex: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub javascript: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chart: Option<Value>,
+    #[serde(default)]
+    pub is_main_result: bool,
+    #[serde(default)]
+    pub extra: Map<String, Value>,
+}
+
+/// Strips one pair of matching surrounding quotes, as the reference server does for
+/// `text/plain` (so the repr `'hello'` becomes `hello`).
+pub fn strip_quotes(text: &str) -> &str {
+    let b = text.as_bytes();
+    if b.len() >= 2
+        && ((b[0] == b'\'' && b[b.len() - 1] == b'\'') || (b[0] == b'"' && b[b.len() - 1] == b'"'))
+    {
+        &text[1..text.len() - 1]
+    } else {
+        text
+    }
+}
+
+fn take_string(bundle: &mut Map<String, Value>, key: &str) -> Option<String> {
+    match bundle.remove(key)? {
+        Value::String(s) => Some(s),
+        // Jupyter may split long text into a list of lines.
+        Value::Array(parts) => Some(parts.iter().filter_map(|p| p.as_str()).collect()),
+        other => Some(other.to_string()),
+    }
+}
+
+impl ResultLine {
+    /// Builds a result from a Jupyter MIME bundle (`content.data`): known MIME types become
+    /// fields, the rest goes to `extra` keyed by MIME type (protocol.md §8.4).
+    pub fn from_mime_bundle(mut bundle: Map<String, Value>, is_main_result: bool) -> Self {
+        let text = take_string(&mut bundle, "text/plain").map(|t| strip_quotes(&t).to_owned());
+        ResultLine {
+            text,
+            html: take_string(&mut bundle, "text/html"),
+            markdown: take_string(&mut bundle, "text/markdown"),
+            svg: take_string(&mut bundle, "image/svg+xml"),
+            png: take_string(&mut bundle, "image/png"),
+            jpeg: take_string(&mut bundle, "image/jpeg"),
+            pdf: take_string(&mut bundle, "application/pdf"),
+            latex: take_string(&mut bundle, "text/latex"),
+            json: bundle.remove("application/json"),
+            javascript: take_string(&mut bundle, "application/javascript"),
+            data: bundle.remove("e2b/data"),
+            chart: bundle.remove("e2b/chart"),
+            is_main_result,
+            extra: bundle,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_are_stripped_once() {
+        assert_eq!(strip_quotes("'hello'"), "hello");
+        assert_eq!(strip_quotes("\"a\""), "a");
+        assert_eq!(strip_quotes("'a\""), "'a\"");
+        assert_eq!(strip_quotes("'"), "'");
+        assert_eq!(strip_quotes("2"), "2");
+    }
+
+    #[test]
+    fn lines_round_trip() {
+        let line = OutputLine::Stdout {
+            text: "hi\n".into(),
+            timestamp: "2024-01-01T00:00:00.123456+00:00".into(),
+        };
+        let raw = line.to_ndjson();
+        assert_eq!(raw.last(), Some(&b'\n'));
+        let back: OutputLine = serde_json::from_slice(&raw).unwrap();
+        assert_eq!(back, line);
+        let end: OutputLine = serde_json::from_str(r#"{"type": "end_of_execution"}"#).unwrap();
+        assert_eq!(end, OutputLine::EndOfExecution);
+    }
+
+    #[test]
+    fn unknown_types_are_tolerated() {
+        let line: OutputLine =
+            serde_json::from_str(r#"{"type": "something_new", "x": 1}"#).unwrap();
+        assert_eq!(line, OutputLine::Unknown);
+    }
+
+    #[test]
+    fn result_from_bundle() {
+        let bundle: Map<String, Value> = serde_json::from_str(
+            r#"{"text/plain": "'x'", "image/png": "iVBOR", "application/vnd.custom": {"a": 1}}"#,
+        )
+        .unwrap();
+        let r = ResultLine::from_mime_bundle(bundle, true);
+        assert_eq!(r.text.as_deref(), Some("x"));
+        assert_eq!(r.png.as_deref(), Some("iVBOR"));
+        assert!(r.extra.contains_key("application/vnd.custom"));
+        let wire = serde_json::to_string(&OutputLine::Result(r)).unwrap();
+        assert!(wire.starts_with(r#"{"type":"result","text":"x""#), "{wire}");
+        assert!(!wire.contains("html"));
+    }
+}

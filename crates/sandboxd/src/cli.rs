@@ -1,0 +1,1 @@
+//! The `e2b-local` command line (see lib.rs).

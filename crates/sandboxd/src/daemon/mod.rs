@@ -1,0 +1,1 @@
+//! The per-user daemon (see lib.rs).
