@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Builds and installs both distributions (`e2b` with its `local` extra, and
+# `e2b-code-interpreter`) into a virtualenv. Idempotent; reuses the venv and cargo's cache.
+#   usage: scripts/install.sh [VENV_DIR]   (default: .venv in the repository)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="${1:-.venv}"
+PYTHON="${PYTHON:-python3}"
+
+if ! command -v cargo >/dev/null; then
+    echo "error: a Rust toolchain (cargo) is needed to build the e2b wheel: https://rustup.rs" >&2
+    exit 1
+fi
+[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+"$VENV/bin/python" -m pip install --quiet --upgrade pip
+"$VENV/bin/python" -m pip install --quiet "maturin>=1.5,<2"
+
+rm -rf dist && mkdir -p dist
+"$VENV/bin/maturin" build --release --quiet --out dist
+"$VENV/bin/python" -m pip wheel --quiet --no-deps --wheel-dir dist ./python/e2b_code_interpreter
+rm -rf python/e2b_code_interpreter/build python/e2b_code_interpreter/*.egg-info
+
+E2B_WHEEL=$(ls dist/e2b-*.whl)
+CI_WHEEL=$(ls dist/e2b_code_interpreter-*.whl)
+"$VENV/bin/python" -m pip install --quiet --force-reinstall --no-deps "$E2B_WHEEL" "$CI_WHEEL"
+# Resolve the `local` extras (ipykernel) against the wheels just installed.
+"$VENV/bin/python" -m pip install --quiet --find-links dist "${E2B_WHEEL}[local]" "${CI_WHEEL}[local]"
+echo "installed: $(basename "$E2B_WHEEL") $(basename "$CI_WHEEL") into $VENV"

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Fresh machine → every test: Rust crates, the Python SDK against a real local runtime, and the
+# compatibility tier (the official SDK from PyPI against our runtime). Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+PYTHON="${PYTHON:-python3}"
+
+echo "== build and install both distributions"
+bash scripts/install.sh .venv
+.venv/bin/python -m pip install --quiet "pytest>=8,<9" "pytest-asyncio>=0.24,<2" "pytest-timeout>=2.3,<3"
+
+echo "== official SDK for the compatibility tier (its own virtualenv)"
+[ -x .venv-compat/bin/python ] || "$PYTHON" -m venv .venv-compat
+.venv-compat/bin/python -m pip install --quiet --upgrade pip
+.venv-compat/bin/python -m pip install --quiet "e2b-code-interpreter==2.11.5" "e2b==2.63.0"
+
+echo "== rust: format, lints, tests"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+E2B_TEST_PYTHON="$ROOT/.venv/bin/python" cargo test --workspace --exclude e2b-python --quiet
+
+echo "== python: unit, e2e (real local sandboxes), compat (official SDK)"
+unset E2B_API_KEY E2B_DOMAIN E2B_API_URL E2B_SANDBOX_URL E2B_DEBUG E2B_LOCAL
+E2B_COMPAT_PYTHON="$ROOT/.venv-compat/bin/python" .venv/bin/python -m pytest -q tests
