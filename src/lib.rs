@@ -1,1 +1,39 @@
-//! pyo3 bindings: `e2b._native`.
+//! `e2b._native`: the Python bindings of the Rust core. Thin by design — logic lives in the
+//! `e2b-client` crate (and `sandboxd` for the local runtime); this crate converts types,
+//! maps errors to `e2b.exceptions`, and runs calls on one process-wide tokio runtime with
+//! the GIL released (sync) or as awaitables (async).
+//!
+//! * `common/`: what Python sees — `Connection` (control plane), `SandboxClient` (envd health
+//!   and the code interpreter), `ExecutionStream`, URL helpers.
+//! * `shared/`: runtime and sync/async plumbing, error translation, JSON conversion.
+//! * `runtime.rs`: the `e2b-local` CLI and sandbox-agent entry points.
+
+use pyo3::prelude::*;
+
+mod common;
+mod runtime;
+mod shared;
+
+#[pymodule(name = "_native")]
+mod native {
+    #[pymodule_export]
+    use crate::common::connection::Connection;
+    #[pymodule_export]
+    use crate::common::execution::ExecutionStream;
+    #[pymodule_export]
+    use crate::common::sandbox::SandboxClient;
+    #[pymodule_export]
+    use crate::common::urls::{host, sandbox_direct_url, sandbox_url, set_local_launcher};
+    #[pymodule_export]
+    use crate::runtime::{agent_main, cli_main};
+    #[pymodule_export]
+    use crate::shared::rt::PendingCall;
+
+    use pyo3::prelude::*;
+
+    #[pymodule_init]
+    fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        m.add("SDK_VERSION", e2b_client::SDK_VERSION)?;
+        Ok(())
+    }
+}

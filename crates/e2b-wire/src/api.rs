@@ -227,6 +227,29 @@ pub struct ListedSandbox {
     pub volume_mounts: Option<Vec<HashMap<String, String>>>,
 }
 
+/// Element of `GET /sandboxes/{id}/metrics` (protocol.md §2.10); all fields required.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SandboxMetric {
+    /// RFC 3339; deprecated upstream but it is the one the SDK reads.
+    pub timestamp: String,
+    #[serde(rename = "timestampUnix")]
+    pub timestamp_unix: i64,
+    #[serde(rename = "cpuCount")]
+    pub cpu_count: i64,
+    #[serde(rename = "cpuUsedPct")]
+    pub cpu_used_pct: f64,
+    #[serde(rename = "memUsed")]
+    pub mem_used: i64,
+    #[serde(rename = "memTotal")]
+    pub mem_total: i64,
+    #[serde(rename = "memCache")]
+    pub mem_cache: i64,
+    #[serde(rename = "diskUsed")]
+    pub disk_used: i64,
+    #[serde(rename = "diskTotal")]
+    pub disk_total: i64,
+}
+
 /// Error body of every control-plane error status: `{"code": <int>, "message": "..."}`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ApiError {

@@ -39,6 +39,9 @@ pub struct Context {
 
 /// One NDJSON line of the `/execute` response. Unknown `type`s parse as [`OutputLine::Unknown`]
 /// and must be ignored by clients.
+// Lines live only between the wire and their consumer; boxing the big `Result` variant
+// would cost an allocation per result for no memory win.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum OutputLine {

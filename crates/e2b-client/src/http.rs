@@ -1,0 +1,139 @@
+//! Process-wide HTTP clients. reqwest clients own connection pools, so one is kept per
+//! distinct transport setting (HTTP version, proxy, connect timeout) and shared by every
+//! config, sandbox and call that needs that setting — the same pooling upstream gets from its
+//! process-wide transports.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use crate::config::HttpVersion;
+use crate::error::{Error, ErrorKind, Result};
+
+/// The transport settings that need a client of their own.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClientKey {
+    pub http_version: HttpVersion,
+    /// Proxy URL for every request; `None` = environment proxies (`HTTPS_PROXY` …).
+    pub proxy: Option<String>,
+    /// Ignore proxies entirely (the local runtime is on loopback).
+    pub direct: bool,
+    /// Bound on establishing a connection only (code-interpreter `request_timeout`).
+    pub connect_timeout: Option<Duration>,
+}
+
+impl ClientKey {
+    pub fn new(http_version: HttpVersion, proxy: Option<String>) -> Self {
+        ClientKey {
+            http_version,
+            proxy,
+            direct: false,
+            connect_timeout: None,
+        }
+    }
+}
+
+fn cache() -> &'static Mutex<HashMap<ClientKey, reqwest::Client>> {
+    static CACHE: OnceLock<Mutex<HashMap<ClientKey, reqwest::Client>>> = OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// Idle pooled-connection lifetime (`E2B_KEEPALIVE_EXPIRY`, default 300 s).
+fn pool_idle_timeout() -> Duration {
+    std::env::var("E2B_KEEPALIVE_EXPIRY")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .map(Duration::from_secs_f64)
+        .unwrap_or(Duration::from_secs(300))
+}
+
+/// Idle connections kept per host (`E2B_MAX_KEEPALIVE_CONNECTIONS`, default 20).
+fn pool_max_idle_per_host() -> usize {
+    std::env::var("E2B_MAX_KEEPALIVE_CONNECTIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20)
+}
+
+/// The shared client for `key`, built on first use.
+pub fn client(key: &ClientKey) -> Result<reqwest::Client> {
+    let mut clients = cache().lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(client) = clients.get(key) {
+        return Ok(client.clone());
+    }
+    let mut builder = reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .pool_idle_timeout(pool_idle_timeout())
+        .pool_max_idle_per_host(pool_max_idle_per_host());
+    if key.http_version == HttpVersion::Http1 {
+        builder = builder.http1_only();
+    }
+    if let Some(timeout) = key.connect_timeout {
+        builder = builder.connect_timeout(timeout);
+    }
+    if key.direct {
+        builder = builder.no_proxy();
+    } else if let Some(proxy) = &key.proxy {
+        let proxy = reqwest::Proxy::all(proxy.as_str())
+            .map_err(|e| Error::invalid_argument(format!("Invalid proxy {proxy:?}: {e}")))?;
+        builder = builder.proxy(proxy);
+    }
+    let client = builder.build().map_err(|e| {
+        Error::new(
+            ErrorKind::SandboxException,
+            format!("Failed to set up the HTTP client: {e}"),
+        )
+    })?;
+    clients.insert(key.clone(), client.clone());
+    Ok(client)
+}
+
+/// Full text of a reqwest error including its causes (reqwest's `Display` shows only the top).
+pub fn describe(err: &reqwest::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// A transport failure the SDK does not translate (raised as `ConnectionError`).
+pub fn transport_error(err: &reqwest::Error) -> Error {
+    Error::new(ErrorKind::Connection, describe(err))
+}
+
+/// Python's `urllib.parse.quote(s, safe)`: percent-encodes every byte except ASCII letters,
+/// digits, `_.-~` and the characters in `safe`.
+pub fn py_quote(s: &str, safe: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for &b in s.as_bytes() {
+        let keep = b.is_ascii_alphanumeric()
+            || matches!(b, b'_' | b'.' | b'-' | b'~')
+            || (b.is_ascii() && safe.as_bytes().contains(&b));
+        if keep {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quote_like_python() {
+        assert_eq!(py_quote("a b/c", "/"), "a%20b/c");
+        assert_eq!(py_quote("a b/c", ""), "a%20b%2Fc");
+        assert_eq!(py_quote("é~", ""), "%C3%A9~");
+    }
+}

@@ -1,0 +1,191 @@
+//! HTTP plumbing shared by the agent's services: body types, small response helpers and the
+//! NDJSON execution stream with keepalives.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use e2b_wire::execution::OutputLine;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Body, Frame, Incoming};
+use hyper::{Response, StatusCode};
+use tokio::sync::mpsc;
+use tokio::time::Sleep;
+
+pub type ResBody = BoxBody<Bytes, Infallible>;
+pub type Res = Response<ResBody>;
+
+/// A line is sent after this long without output, so a dead client is noticed.
+pub const KEEPALIVE: Duration = Duration::from_secs(5);
+/// Largest request body accepted (code, JSON).
+pub const MAX_BODY: usize = 64 << 20;
+
+pub fn full(status: StatusCode, content_type: Option<&str>, body: impl Into<Bytes>) -> Res {
+    let mut b = Response::builder().status(status);
+    if let Some(ct) = content_type {
+        b = b.header(hyper::header::CONTENT_TYPE, ct);
+    }
+    b.body(Full::new(body.into()).boxed())
+        .expect("static response parts are valid")
+}
+
+pub fn text(status: StatusCode, msg: impl Into<String>) -> Res {
+    full(status, Some("text/plain; charset=utf-8"), msg.into())
+}
+
+pub fn json(status: StatusCode, value: &impl serde::Serialize) -> Res {
+    full(
+        status,
+        Some("application/json"),
+        serde_json::to_vec(value).expect("values serialise"),
+    )
+}
+
+pub fn empty(status: StatusCode) -> Res {
+    full(status, None, Bytes::new())
+}
+
+/// Reads a whole request body (bounded by [`MAX_BODY`]); the error is the response to send.
+pub async fn read_body(body: Incoming) -> Result<Bytes, Box<Res>> {
+    match Limited::new(body, MAX_BODY).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) => Err(Box::new(text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("cannot read the request body: {e}"),
+        ))),
+    }
+}
+
+/// Parses a JSON body; the error is a FastAPI-like 422 response.
+pub fn parse_json<T: serde::de::DeserializeOwned>(raw: &[u8]) -> Result<T, Box<Res>> {
+    serde_json::from_slice(raw).map_err(|e| {
+        Box::new(json(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &serde_json::json!({"detail": [{"type": "json_invalid", "msg": e.to_string()}]}),
+        ))
+    })
+}
+
+/// One line on its way to the client, holding its share of the output budget until it has
+/// been handed to the connection.
+#[derive(Debug)]
+pub struct Outgoing {
+    pub line: OutputLine,
+    pub budget: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl From<OutputLine> for Outgoing {
+    fn from(line: OutputLine) -> Self {
+        Outgoing { line, budget: None }
+    }
+}
+
+/// The `/execute` response body: NDJSON lines from the context's channel, a `keepalive` line
+/// after [`KEEPALIVE`] of silence, and `end_of_execution` when the channel closes. Dropping it
+/// (client gone) closes the channel, which the context notices.
+pub struct NdjsonBody {
+    rx: mpsc::Receiver<Outgoing>,
+    keepalive: Pin<Box<Sleep>>,
+    done: bool,
+}
+
+impl NdjsonBody {
+    pub fn new(rx: mpsc::Receiver<Outgoing>) -> Self {
+        NdjsonBody {
+            rx,
+            keepalive: Box::pin(tokio::time::sleep(KEEPALIVE)),
+            done: false,
+        }
+    }
+
+    fn reset(&mut self) {
+        self.keepalive
+            .as_mut()
+            .reset(tokio::time::Instant::now() + KEEPALIVE);
+    }
+}
+
+impl Body for NdjsonBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let this = self.get_mut();
+        if this.done {
+            return Poll::Ready(None);
+        }
+        match this.rx.poll_recv(cx) {
+            Poll::Ready(Some(first)) => {
+                // Coalesce whatever else is ready into one chunk.
+                // The budget is released once the bytes are handed to the connection (whose
+                // own buffer is bounded).
+                let Outgoing { line, budget } = first;
+                let mut buf = line.to_ndjson();
+                drop(budget);
+                while buf.len() < 64 * 1024 {
+                    match this.rx.try_recv() {
+                        Ok(Outgoing { line, budget }) => {
+                            buf.extend_from_slice(&line.to_ndjson());
+                            drop(budget);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                this.reset();
+                Poll::Ready(Some(Ok(Frame::data(Bytes::from(buf)))))
+            }
+            Poll::Ready(None) => {
+                this.done = true;
+                Poll::Ready(Some(Ok(Frame::data(Bytes::from(
+                    OutputLine::EndOfExecution.to_ndjson(),
+                )))))
+            }
+            Poll::Pending => {
+                if this.keepalive.as_mut().poll(cx).is_ready() {
+                    this.reset();
+                    return Poll::Ready(Some(Ok(Frame::data(Bytes::from(
+                        OutputLine::Keepalive.to_ndjson(),
+                    )))));
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn stream_ends_with_end_of_execution_and_keeps_alive() {
+        let (tx, rx) = mpsc::channel(4);
+        let mut body = NdjsonBody::new(rx);
+        tx.send(OutputLine::NumberOfExecutions { execution_count: 1 }.into())
+            .await
+            .unwrap();
+        let f = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert_eq!(
+            &f[..],
+            b"{\"type\":\"number_of_executions\",\"execution_count\":1}\n"
+        );
+        // Nothing for 5 s: a keepalive.
+        let f = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert_eq!(&f[..], b"{\"type\":\"keepalive\"}\n");
+        drop(tx);
+        let f = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert_eq!(&f[..], b"{\"type\":\"end_of_execution\"}\n");
+        assert!(body.frame().await.is_none());
+    }
+}

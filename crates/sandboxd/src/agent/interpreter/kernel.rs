@@ -1,0 +1,528 @@
+//! One running Jupyter kernel process and our ZMQ connection to it.
+//!
+//! The kernel runs as the sandbox user in its own process group, with a clean environment
+//! (PATH, HOME, USER, LANG and the sandbox's global envs), cwd `/home/user`, and a connection
+//! file using `ipc` transport in a private directory under [`KERNELS_DIR`]. Its original
+//! stderr goes to a pipe of which we keep only the tail (for startup errors); ipykernel
+//! forwards user output over iopub itself.
+
+use std::collections::VecDeque;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::{json, Value};
+use tokio::io::AsyncReadExt;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use zeromq::{Socket, SocketRecv, SocketSend, ZmqMessage};
+
+use super::wire::{self, Incoming, Session};
+use crate::agent::reaper::{describe_status, Reaper};
+
+/// Parent of every kernel's private directory (on the sandbox's `/run` tmpfs).
+pub const KERNELS_DIR: &str = "/run/agent/kernels";
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// Bound on undelivered messages per channel; beyond it we stop reading the socket and the
+/// kernel's own high-water mark applies.
+const CHANNEL_DEPTH: usize = 64;
+const STDERR_TAIL: usize = 8192;
+/// Bytes of iopub messages a kernel may have in flight inside the agent (read from the
+/// socket but not yet written to a client). A message larger than this takes the whole
+/// budget. Together with the channel depths this bounds the agent's memory under a print
+/// loop by bytes, not only by message count (ipykernel batches output into messages of
+/// arbitrary size).
+const OUTPUT_BUDGET: usize = 8 << 20;
+
+/// How to start kernels in this sandbox.
+#[derive(Debug, Clone)]
+pub struct KernelSpec {
+    pub python: PathBuf,
+    pub has_ipykernel: bool,
+    pub envs: Vec<(String, String)>,
+    pub user_ids: Option<(u32, u32)>,
+}
+
+/// A started kernel. Dropping it kills the kernel's process group.
+pub struct Kernel {
+    pub pid: i32,
+    /// The kernel's exit, once reaped.
+    pub exit: ExitWatch,
+    pub session: Session,
+    shell_tx: zeromq::DealerSendHalf,
+    /// Replies on the shell channel.
+    pub shell_rx: mpsc::Receiver<Incoming>,
+    /// Broadcasts on the iopub channel.
+    pub iopub_rx: mpsc::Receiver<Incoming>,
+    dir: PathBuf,
+    stderr: Arc<Mutex<VecDeque<u8>>>,
+    tasks: Vec<JoinHandle<()>>,
+    iopub_task: Option<JoinHandle<()>>,
+    killed: bool,
+}
+
+impl Kernel {
+    /// Starts a kernel named `name` (its directory) and waits until it answers on shell and
+    /// publishes on iopub.
+    pub async fn start(spec: &KernelSpec, reaper: &Reaper, name: &str) -> Result<Kernel, String> {
+        if !spec.has_ipykernel {
+            return Err(missing_ipykernel(&spec.python));
+        }
+        let dir = Path::new(KERNELS_DIR).join(name);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o711)
+            .create(KERNELS_DIR)
+            .map_err(|e| format!("cannot create {KERNELS_DIR}: {e}"))?;
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let key = wire::random_key();
+        let conn = json!({
+            "transport": "ipc",
+            "ip": dir.join("k"),
+            "shell_port": 1,
+            "iopub_port": 2,
+            "stdin_port": 3,
+            "control_port": 4,
+            "hb_port": 5,
+            "key": key,
+            "signature_scheme": "hmac-sha256",
+            "kernel_name": "python3",
+        });
+        let conn_path = dir.join("kernel.json");
+        std::fs::OpenOptions::new()
+            .create_new(true)
+            .write(true)
+            .mode(0o600)
+            .open(&conn_path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, conn.to_string().as_bytes()))
+            .map_err(|e| format!("cannot write {}: {e}", conn_path.display()))?;
+        if let Some((uid, gid)) = spec.user_ids {
+            for p in [&dir, &conn_path] {
+                std::os::unix::fs::chown(p, Some(uid), Some(gid))
+                    .map_err(|e| format!("cannot chown {}: {e}", p.display()))?;
+            }
+        }
+
+        let mut cmd = std::process::Command::new(&spec.python);
+        cmd.arg("-m")
+            .arg("ipykernel_launcher")
+            .arg("-f")
+            .arg(&conn_path)
+            .args([
+                "--IPKernelApp.quiet=True",
+                "--InteractiveShell.colors=NoColor",
+                "--PlainTextFormatter.max_seq_length=0",
+                "--HistoryManager.enabled=False",
+            ])
+            .env_clear()
+            .envs(base_env(&spec.python))
+            .envs(spec.envs.iter().map(|(k, v)| (k, v)))
+            .current_dir("/home/user")
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if let Some((uid, gid)) = spec.user_ids {
+            cmd.uid(uid).gid(gid);
+        }
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", spec.python.display()))?;
+        let pid = child.id() as i32;
+        // No await between spawn and watch (see Reaper::watch).
+        let mut exit = reaper.watch(pid);
+        let mut guard = StartGuard {
+            pid: Some(pid),
+            dir: Some(dir.clone()),
+        };
+        let stderr: Arc<Mutex<VecDeque<u8>>> = Default::default();
+        let mut tasks = Vec::new();
+        if let Some(pipe) = child.stderr.take() {
+            tasks.push(tokio::spawn(keep_tail(pipe, stderr.clone())));
+        }
+        let session = Session::new(key.into_bytes());
+        let tail = |stderr: &Arc<Mutex<VecDeque<u8>>>| {
+            let t = stderr.lock().unwrap();
+            let (a, b) = t.as_slices();
+            String::from_utf8_lossy(&[a, b].concat()).trim().to_string()
+        };
+        let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+        let connected = tokio::select! {
+            r = connect_and_handshake(&dir, &session) => r,
+            status = &mut exit => {
+                guard.pid = None; // already gone
+                // Let the stderr reader drain what the kernel printed on its way out.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let tail = tail(&stderr);
+                return Err(if tail.contains("No module named ipykernel") {
+                    missing_ipykernel(&spec.python)
+                } else {
+                    format!(
+                        "the Python kernel exited during startup ({}): {tail}",
+                        describe_status(status.unwrap_or(0)),
+                    )
+                });
+            }
+            _ = tokio::time::sleep_until(deadline) => Err(format!(
+                "the Python kernel did not start within {} s: {}",
+                START_TIMEOUT.as_secs(),
+                tail(&stderr)
+            )),
+        };
+        let (shell_tx, shell_rx, iopub_rx, shell_task, iopub_task) = connected?;
+        tasks.push(shell_task);
+        guard.pid = None;
+        guard.dir = None;
+        Ok(Kernel {
+            pid,
+            exit: ExitWatch {
+                rx: exit,
+                status: None,
+            },
+            session,
+            shell_tx,
+            shell_rx,
+            iopub_rx,
+            dir,
+            stderr,
+            tasks,
+            iopub_task: Some(iopub_task),
+            killed: false,
+        })
+    }
+
+    /// Sends a request on the shell channel; returns its msg_id.
+    pub async fn send_shell(&mut self, msg_type: &str, content: Value) -> Result<String, String> {
+        let (id, frames) = self.session.request(msg_type, content);
+        let msg = ZmqMessage::try_from(frames).expect("frames are never empty");
+        self.shell_tx
+            .send(msg)
+            .await
+            .map_err(|e| format!("cannot send to the kernel: {e}"))?;
+        Ok(id)
+    }
+
+    /// Sends `execute_request`.
+    pub async fn execute(&mut self, code: &str, silent: bool) -> Result<String, String> {
+        self.send_shell(
+            "execute_request",
+            json!({
+                "code": code,
+                "silent": silent,
+                "store_history": !silent,
+                "user_expressions": {},
+                "allow_stdin": false,
+                "stop_on_error": !silent,
+            }),
+        )
+        .await
+    }
+
+    /// SIGINT to the kernel (ipykernel turns it into KeyboardInterrupt in the running cell and
+    /// ignores it while idle).
+    pub fn interrupt(&self) {
+        if !self.killed && !self.exit.has_exited() {
+            unsafe { libc::kill(self.pid, libc::SIGINT) };
+        }
+    }
+
+    /// Replaces the iopub subscription. Closing the old one makes the kernel discard whatever
+    /// it still had queued for us (up to its high-water mark of messages), so after an
+    /// abandoned print loop the next execution does not first wade through its backlog.
+    pub async fn resubscribe(&mut self) -> Result<(), String> {
+        if let Some(t) = self.iopub_task.take() {
+            t.abort();
+        }
+        let (rx, task) = open_iopub(&self.dir, &self.session).await?;
+        self.iopub_rx = rx;
+        self.iopub_task = Some(task);
+        let sync = sync_channels(
+            &self.session,
+            &mut self.shell_tx,
+            &mut self.shell_rx,
+            &mut self.iopub_rx,
+        );
+        match tokio::time::timeout(Duration::from_secs(10), sync).await {
+            Ok(r) => r,
+            Err(_) => Err("the kernel did not answer after resubscribing".into()),
+        }
+    }
+
+    /// Kills the kernel without waiting: used when its channels break, so that its exit
+    /// (observed through [`ExitWatch`]) ends whatever was waiting on it.
+    pub fn terminate(&mut self) {
+        self.kill_now();
+    }
+
+    /// Kills the kernel's process group and waits (briefly) for it to be reaped.
+    pub async fn kill(mut self) {
+        self.kill_now();
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.exit.wait()).await;
+    }
+
+    fn kill_now(&mut self) {
+        if self.exit.has_exited() {
+            // Its children may live on in the group; the pid itself may be recycled.
+            unsafe { libc::kill(-self.pid, libc::SIGKILL) };
+            self.killed = true;
+        }
+        if !self.killed {
+            self.killed = true;
+            unsafe {
+                libc::kill(-self.pid, libc::SIGKILL);
+                libc::kill(self.pid, libc::SIGKILL);
+            }
+        }
+    }
+
+    /// The end of what the kernel wrote to its original stderr.
+    pub fn stderr_tail(&self) -> String {
+        let tail = self.stderr.lock().unwrap();
+        let (a, b) = tail.as_slices();
+        String::from_utf8_lossy(&[a, b].concat()).into_owned()
+    }
+}
+
+/// The kernel's exit status, awaitable any number of times (cancel-safe).
+pub struct ExitWatch {
+    rx: oneshot::Receiver<i32>,
+    status: Option<i32>,
+}
+
+impl ExitWatch {
+    /// Resolves with the wait status once the kernel has exited.
+    pub async fn wait(&mut self) -> i32 {
+        if let Some(s) = self.status {
+            return s;
+        }
+        let s = (&mut self.rx).await.unwrap_or(0);
+        self.status = Some(s);
+        s
+    }
+
+    pub fn has_exited(&self) -> bool {
+        self.status.is_some()
+    }
+}
+
+impl Drop for Kernel {
+    fn drop(&mut self) {
+        self.kill_now();
+        for t in self.tasks.iter().chain(&self.iopub_task) {
+            t.abort();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn missing_ipykernel(python: &Path) -> String {
+    format!(
+        "ipykernel is not installed for {}; install it with `pip install 'e2b[local]'` (or \
+         `pip install ipykernel`) in that environment",
+        python.display()
+    )
+}
+
+fn base_env(python: &Path) -> Vec<(String, String)> {
+    let mut path = String::new();
+    if let Some(bin) = python.parent() {
+        path.push_str(&bin.to_string_lossy());
+        path.push(':');
+    }
+    path.push_str("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    [
+        ("PATH", path.as_str()),
+        ("HOME", "/home/user"),
+        ("USER", "user"),
+        ("LOGNAME", "user"),
+        ("SHELL", "/bin/bash"),
+        ("LANG", "C.UTF-8"),
+        ("PWD", "/home/user"),
+        ("PYDEVD_DISABLE_FILE_VALIDATION", "1"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// Waits until something accepts connections on the unix socket `path` (zeromq's own retry
+/// backs off for over a second; the kernel binds within milliseconds of creating the file).
+async fn wait_listening(path: &Path) {
+    loop {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Reads, verifies and forwards messages; with a `budget`, holds each message's size in it
+/// (capped at the whole budget) until the message is dropped downstream.
+async fn read_loop<S: SocketRecv>(
+    mut socket: S,
+    session: Session,
+    tx: mpsc::Sender<Incoming>,
+    budget: Option<Arc<tokio::sync::Semaphore>>,
+) {
+    let mut bad = 0u32;
+    loop {
+        let msg = match socket.recv().await {
+            Ok(m) => m,
+            Err(_) => return,
+        };
+        let frames: Vec<Bytes> = msg.into_vec();
+        let permit = match &budget {
+            Some(b) => {
+                let size: usize = frames.iter().map(|f| f.len()).sum();
+                let n = size.clamp(1, OUTPUT_BUDGET) as u32;
+                match b.clone().acquire_many_owned(n).await {
+                    Ok(p) => Some(p),
+                    Err(_) => return,
+                }
+            }
+            None => None,
+        };
+        match session.decode(&frames) {
+            Ok(mut m) => {
+                m.budget = permit;
+                if tx.send(m).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                // Code in the kernel knows the key and can send anything; keep the log small.
+                bad += 1;
+                if bad <= 10 {
+                    tracing::warn!("dropping a kernel message: {e}");
+                }
+            }
+        }
+    }
+}
+
+async fn keep_tail(pipe: std::process::ChildStderr, tail: Arc<Mutex<VecDeque<u8>>>) {
+    let fd: std::os::fd::OwnedFd = pipe.into();
+    let Ok(mut rx) = tokio::net::unix::pipe::Receiver::from_owned_fd(fd) else {
+        return;
+    };
+    let mut buf = [0u8; 4096];
+    loop {
+        match rx.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                let mut t = tail.lock().unwrap();
+                t.extend(&buf[..n]);
+                let excess = t.len().saturating_sub(STDERR_TAIL);
+                t.drain(..excess);
+            }
+        }
+    }
+}
+
+/// Kills a kernel that failed to start and removes its directory.
+struct StartGuard {
+    pid: Option<i32>,
+    dir: Option<PathBuf>,
+}
+
+impl Drop for StartGuard {
+    fn drop(&mut self) {
+        if let Some(pid) = self.pid {
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
+        }
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+type Connected = (
+    zeromq::DealerSendHalf,
+    mpsc::Receiver<Incoming>,
+    mpsc::Receiver<Incoming>,
+    JoinHandle<()>,
+    JoinHandle<()>,
+);
+
+/// Connects shell and iopub, then makes sure the iopub subscription is live.
+async fn connect_and_handshake(dir: &Path, session: &Session) -> Result<Connected, String> {
+    let shell_path = dir.join("k-1");
+    wait_listening(&shell_path).await;
+    let (mut iopub_in, iopub_task) = open_iopub(dir, session).await?;
+    let mut shell = zeromq::DealerSocket::new();
+    shell
+        .connect(&format!("ipc://{}", shell_path.display()))
+        .await
+        .map_err(|e| format!("cannot connect to the kernel's shell socket: {e}"))?;
+    let (mut shell_tx, shell_rx) = shell.split();
+    let (tx, mut shell_in) = mpsc::channel(CHANNEL_DEPTH);
+    let shell_task = tokio::spawn(read_loop(shell_rx, session.clone(), tx, None));
+    sync_channels(session, &mut shell_tx, &mut shell_in, &mut iopub_in).await?;
+    Ok((shell_tx, shell_in, iopub_in, shell_task, iopub_task))
+}
+
+/// A new iopub subscription with its reader task and a fresh output budget.
+async fn open_iopub(
+    dir: &Path,
+    session: &Session,
+) -> Result<(mpsc::Receiver<Incoming>, JoinHandle<()>), String> {
+    let iopub_path = dir.join("k-2");
+    wait_listening(&iopub_path).await;
+    let mut iopub = zeromq::SubSocket::new();
+    iopub
+        .connect(&format!("ipc://{}", iopub_path.display()))
+        .await
+        .map_err(|e| format!("cannot connect to the kernel's iopub socket: {e}"))?;
+    iopub
+        .subscribe("")
+        .await
+        .map_err(|e| format!("cannot subscribe to iopub: {e}"))?;
+    let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
+    let budget = Arc::new(tokio::sync::Semaphore::new(OUTPUT_BUDGET));
+    let task = tokio::spawn(read_loop(iopub, session.clone(), tx, Some(budget)));
+    Ok((rx, task))
+}
+
+/// Sends `kernel_info_request` until the kernel answers on shell *and* we see iopub traffic:
+/// PUB/SUB drops whatever is published before the subscription reaches the kernel.
+async fn sync_channels(
+    session: &Session,
+    shell_tx: &mut zeromq::DealerSendHalf,
+    shell_in: &mut mpsc::Receiver<Incoming>,
+    iopub_in: &mut mpsc::Receiver<Incoming>,
+) -> Result<(), String> {
+    let mut got_reply = false;
+    let mut got_iopub = false;
+    while !(got_reply && got_iopub) {
+        let (_, frames) = session.request("kernel_info_request", json!({}));
+        shell_tx
+            .send(ZmqMessage::try_from(frames).expect("frames are never empty"))
+            .await
+            .map_err(|e| format!("cannot send to the kernel: {e}"))?;
+        let tick = tokio::time::sleep(Duration::from_millis(250));
+        tokio::pin!(tick);
+        while !(got_reply && got_iopub) {
+            tokio::select! {
+                m = shell_in.recv() => match m {
+                    Some(m) if m.msg_type == "kernel_info_reply" => got_reply = true,
+                    Some(_) => {}
+                    None => return Err("the kernel's shell channel closed".into()),
+                },
+                m = iopub_in.recv() => match m {
+                    Some(_) => got_iopub = true,
+                    None => return Err("the kernel's iopub channel closed".into()),
+                },
+                _ = &mut tick => break,
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,365 @@
+//! The data plane: requests routed by `E2b-Sandbox-Id` / `E2b-Sandbox-Port` are checked
+//! (sandbox known, port served, access token) and reverse-proxied over HTTP/1.1 to the
+//! sandbox agent's unix socket, streaming both bodies. Errors mimic E2B's edge proxy
+//! (protocol.md §1.8) exactly, because 2.63.0 picks its exception class from the 502 text.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use base64::Engine;
+use bytes::Bytes;
+use e2b_wire::api::ProxyError;
+use e2b_wire::headers::{
+    ACCESS_TOKEN, ENVD_PORT, JUPYTER_PORT, PORT_NOT_OPEN_MESSAGE, SANDBOX_ID,
+    SANDBOX_NOT_FOUND_MESSAGE, SANDBOX_PORT, TRAFFIC_ACCESS_TOKEN,
+};
+use http::header::{self, HeaderName, HeaderValue};
+use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
+use http_body_util::BodyExt;
+use hyper::body::{Frame, Incoming, SizeHint};
+use hyper_util::rt::TokioIo;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use tokio::net::UnixStream;
+use tokio::task::AbortHandle;
+
+use super::http::{error_json, json_response, query_params, Body, BoxError};
+use super::registry::SandboxEntry;
+use super::Daemon;
+
+const UNAUTHORIZED_MESSAGE: &str =
+    "unauthorized access, please provide a valid access token or method signing if supported";
+
+/// envd paths the edge refuses from outside (protocol.md §1.8).
+const INTERNAL_ENVD_PATHS: &[&str] = &[
+    "/init",
+    "/freeze",
+    "/unfreeze",
+    "/collapse",
+    "/fsfreeze",
+    "/fsthaw",
+    "/upgrade",
+];
+
+fn not_found(id: &str) -> Response<Body> {
+    json_response(
+        StatusCode::BAD_GATEWAY,
+        &ProxyError {
+            sandbox_id: id.to_string(),
+            message: SANDBOX_NOT_FOUND_MESSAGE.to_string(),
+            code: 502,
+            port: None,
+        },
+    )
+}
+
+fn port_not_open(id: &str, port: u16) -> Response<Body> {
+    json_response(
+        StatusCode::BAD_GATEWAY,
+        &ProxyError {
+            sandbox_id: id.to_string(),
+            message: PORT_NOT_OPEN_MESSAGE.to_string(),
+            code: 502,
+            port: Some(port),
+        },
+    )
+}
+
+fn unauthorized(message: &str) -> Response<Body> {
+    error_json(StatusCode::UNAUTHORIZED, message)
+}
+
+fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    bool::from(a.ct_eq(b))
+}
+
+/// Handles a request that carries `E2b-Sandbox-Id` or `E2b-Sandbox-Port`.
+pub(crate) async fn handle(d: &Arc<Daemon>, req: Request<Incoming>) -> Response<Body> {
+    let header_str = |name: &str| {
+        req.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap_or("").trim().to_string())
+    };
+    let (Some(id), Some(port)) = (header_str(SANDBOX_ID), header_str(SANDBOX_PORT)) else {
+        let missing = if req.headers().contains_key(SANDBOX_ID) {
+            "E2b-Sandbox-Port"
+        } else {
+            "E2b-Sandbox-Id"
+        };
+        return error_json(
+            StatusCode::BAD_REQUEST,
+            format!("Missing header: {missing}"),
+        );
+    };
+    let Ok(port) = port.parse::<u16>() else {
+        return error_json(
+            StatusCode::BAD_REQUEST,
+            format!("Invalid header: E2b-Sandbox-Port {port:?} is not a port number"),
+        );
+    };
+    let Some(entry) = d.registry.get(&id) else {
+        return not_found(&id);
+    };
+    if port != ENVD_PORT && port != JUPYTER_PORT {
+        return port_not_open(&id, port);
+    }
+    if port != ENVD_PORT {
+        if let Some(expected) = &entry.traffic_token {
+            let given = req
+                .headers()
+                .get(TRAFFIC_ACCESS_TOKEN)
+                .map(|v| v.as_bytes());
+            if !given.is_some_and(|g| ct_eq(g, expected.as_bytes())) {
+                return error_json(
+                    StatusCode::FORBIDDEN,
+                    "missing or invalid traffic access token (E2B-Traffic-Access-Token)",
+                );
+            }
+        }
+    }
+    if let Some(refusal) = denial(&entry, port, &req) {
+        return refusal;
+    }
+    forward(&entry, port, req).await
+}
+
+/// Access-token rules of envd (protocol.md §6.1) and of the code interpreter (token only on
+/// `POST /execute`, the only request where the SDK sends it). Returns the refusal, if any.
+fn denial(entry: &SandboxEntry, port: u16, req: &Request<Incoming>) -> Option<Response<Body>> {
+    let path = req.uri().path();
+    if port == ENVD_PORT && INTERNAL_ENVD_PATHS.contains(&path) {
+        return Some(error_json(
+            StatusCode::NOT_FOUND,
+            format!("{path} is not available from outside the sandbox"),
+        ));
+    }
+    let token = entry.access_token.as_ref()?;
+    let given = req.headers().get(ACCESS_TOKEN).map(|v| v.as_bytes());
+    let token_ok = given.is_some_and(|g| ct_eq(g, token.as_bytes()));
+    if port == JUPYTER_PORT {
+        let guarded = req.method() == Method::POST && path == "/execute";
+        return (guarded && !token_ok).then(|| unauthorized(UNAUTHORIZED_MESSAGE));
+    }
+    if token_ok || (req.method() == Method::GET && path == "/health") {
+        return None;
+    }
+    let files = path == "/files" && (req.method() == Method::GET || req.method() == Method::POST);
+    if given.is_none() && files {
+        // Signed URLs (download_url / upload_url) carry no header.
+        return check_files_signature(token, req.method(), req.uri().query())
+            .err()
+            .map(unauthorized);
+    }
+    Some(unauthorized(UNAUTHORIZED_MESSAGE))
+}
+
+/// Verifies a `/files` URL signature (protocol.md §6.2):
+/// `v1_` + base64(sha256("{path}:{read|write}:{username}:{token}[:{expiration}]")).
+fn check_files_signature(
+    token: &str,
+    method: &Method,
+    query: Option<&str>,
+) -> Result<(), &'static str> {
+    let params = query_params(query);
+    let signature = params
+        .get("signature")
+        .ok_or("missing signature query parameter")?;
+    let operation = if method == Method::GET {
+        "read"
+    } else {
+        "write"
+    };
+    let path = params.get("path").map(String::as_str).unwrap_or("");
+    let username = params.get("username").map(String::as_str).unwrap_or("");
+    let mut raw = format!("{path}:{operation}:{username}:{token}");
+    if let Some(exp) = params.get("signature_expiration") {
+        let exp_secs: i64 = exp.parse().map_err(|_| "invalid signature expiration")?;
+        if exp_secs < chrono::Utc::now().timestamp() {
+            return Err("signature is already expired");
+        }
+        raw.push(':');
+        raw.push_str(exp);
+    }
+    let expected = format!(
+        "v1_{}",
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(Sha256::digest(raw.as_bytes()))
+    );
+    if ct_eq(signature.as_bytes(), expected.as_bytes()) {
+        Ok(())
+    } else {
+        Err("invalid signature")
+    }
+}
+
+/// A signed `/files` URL (from `download_url()` / `upload_url()`) reaching the shared
+/// listener carries no routing headers (protocol.md §1.5); find the sandbox whose token
+/// produced the signature and route it there. Returns the request untouched otherwise.
+pub(crate) async fn route_signed_files(
+    d: &Arc<Daemon>,
+    mut req: Request<Incoming>,
+) -> Result<Response<Body>, Request<Incoming>> {
+    let is_files = req.uri().path() == "/files"
+        && (req.method() == Method::GET || req.method() == Method::POST)
+        && query_params(req.uri().query()).contains_key("signature");
+    if !is_files {
+        return Err(req);
+    }
+    let owner = d.registry.with_tokens().into_iter().find(|e| {
+        let token = e.access_token.as_deref().unwrap_or_default();
+        check_files_signature(token, req.method(), req.uri().query()).is_ok()
+    });
+    let Some(entry) = owner else {
+        return Ok(unauthorized(
+            "invalid or expired signature (no running sandbox issued this URL)",
+        ));
+    };
+    let headers = req.headers_mut();
+    headers.insert(
+        SANDBOX_ID,
+        HeaderValue::from_str(&entry.id).expect("ids are ASCII"),
+    );
+    headers.insert(SANDBOX_PORT, HeaderValue::from(ENVD_PORT));
+    Ok(forward(&entry, ENVD_PORT, req).await)
+}
+
+/// Headers that belong to one hop and are never forwarded (RFC 9110 §7.6.1), plus `Expect`
+/// (the daemon already answered any `100-continue`).
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let listed: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in listed {
+        headers.remove(name);
+    }
+    for name in [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    ] {
+        headers.remove(name);
+    }
+}
+
+/// Aborts the upstream connection task when dropped, so that a client that goes away
+/// (its response body is dropped) closes the agent connection at once — the agent then
+/// interrupts the running cell.
+struct AbortOnDrop(AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The agent's response body, keeping its connection alive exactly as long as it is read.
+struct UpstreamBody {
+    inner: Incoming,
+    _conn: AbortOnDrop,
+}
+
+impl hyper::body::Body for UpstreamBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        Pin::new(&mut self.inner)
+            .poll_frame(cx)
+            .map_err(|e| Box::new(e) as BoxError)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+async fn forward(entry: &SandboxEntry, port: u16, mut req: Request<Incoming>) -> Response<Body> {
+    let socket = entry.process.agent_socket();
+    let stream = match UnixStream::connect(socket).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(
+                "sandbox {}: agent socket {} refused: {e}",
+                entry.id,
+                socket.display()
+            );
+            return port_not_open(&entry.id, port);
+        }
+    };
+    let (mut sender, conn) = match hyper::client::conn::http1::handshake(TokioIo::new(stream)).await
+    {
+        Ok(pair) => pair,
+        Err(e) => {
+            tracing::warn!("sandbox {}: agent handshake failed: {e}", entry.id);
+            return port_not_open(&entry.id, port);
+        }
+    };
+    let conn_task = tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let guard = AbortOnDrop(conn_task.abort_handle());
+
+    strip_hop_by_hop(req.headers_mut());
+    req.headers_mut().remove(ACCESS_TOKEN);
+    req.headers_mut().remove(TRAFFIC_ACCESS_TOKEN);
+    req.headers_mut().remove(header::EXPECT);
+    *req.version_mut() = Version::HTTP_11;
+
+    let resp = match sender.send_request(req).await {
+        Ok(resp) => resp,
+        Err(e) => {
+            tracing::warn!("sandbox {}: request to the agent failed: {e}", entry.id);
+            return port_not_open(&entry.id, port);
+        }
+    };
+    let (mut parts, body) = resp.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    let body = UpstreamBody {
+        inner: body,
+        _conn: guard,
+    };
+    Response::from_parts(parts, body.boxed())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_matches_sdk_algorithm() {
+        // Python: "v1_" + base64.b64encode(hashlib.sha256(b"/a:read::tok").digest()).rstrip(b"=")
+        let raw = "/a:read::tok";
+        let sig = format!(
+            "v1_{}",
+            base64::engine::general_purpose::STANDARD_NO_PAD.encode(Sha256::digest(raw.as_bytes()))
+        );
+        let query = format!(
+            "path=%2Fa&signature={}",
+            sig.replace('+', "%2B").replace('/', "%2F")
+        );
+        assert!(check_files_signature("tok", &Method::GET, Some(&query)).is_ok());
+        assert!(check_files_signature("other", &Method::GET, Some(&query)).is_err());
+        assert!(check_files_signature("tok", &Method::POST, Some(&query)).is_err());
+        assert_eq!(
+            check_files_signature("tok", &Method::GET, Some("path=%2Fa")),
+            Err("missing signature query parameter")
+        );
+    }
+}

@@ -1,0 +1,175 @@
+"""Type stubs of ``e2b._native``, the Rust core (internal API: use ``e2b`` instead).
+
+Calls taking ``asynchronous`` return the value when it is ``False`` (blocking with the GIL
+released) and a :class:`PendingCall` when it is ``True`` (await it with
+``e2b._bridge.wait_native``). Errors are raised as the classes of ``e2b.exceptions``.
+"""
+
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+SDK_VERSION: str
+
+Created = Tuple[str, Optional[str], str, Optional[str], Optional[str], Optional[str], Optional[str]]
+"""``(sandbox_id, domain, envd_version, envd_access_token, traffic_access_token,
+local_url, local_api_key)`` of a created or connected sandbox."""
+
+Event = Tuple[Any, ...]
+"""``("stdout"|"stderr", text, timestamp)``, ``("result", kwargs)``,
+``("error", name, value, traceback)`` or ``("count", execution_count)``."""
+
+ExecutionSummary = Tuple[List[Dict[str, Any]], List[str], List[str], Optional[Tuple[str, str, str]], Optional[int]]
+"""``(results, stdout, stderr, error, execution_count)``."""
+
+class PendingCall:
+    """An async call in flight."""
+
+    def fileno(self) -> int: ...
+    def done(self) -> bool: ...
+    def result(self) -> Any: ...
+    def wait(self) -> Any: ...
+    def cancel(self) -> None: ...
+
+class Connection:
+    """Resolved connection settings and the control-plane calls made with them."""
+
+    def __init__(
+        self,
+        *,
+        domain: Optional[str] = None,
+        debug: Optional[bool] = None,
+        api_key: Optional[str] = None,
+        api_url: Optional[str] = None,
+        sandbox_url: Optional[str] = None,
+        request_timeout: Optional[float] = None,
+        retries: Optional[int] = None,
+        http_version: Optional[str] = None,
+        proxy: Optional[str] = None,
+        headers: Optional[List[Tuple[str, str]]] = None,
+    ) -> None: ...
+    @property
+    def domain(self) -> str: ...
+    @property
+    def debug(self) -> bool: ...
+    @property
+    def api_key(self) -> Optional[str]: ...
+    @property
+    def api_url(self) -> str: ...
+    @property
+    def sandbox_url(self) -> Optional[str]: ...
+    @property
+    def request_timeout(self) -> Optional[float]: ...
+    @property
+    def retries(self) -> int: ...
+    @property
+    def http_version(self) -> str: ...
+    @property
+    def local(self) -> bool: ...
+    def create_sandbox(
+        self,
+        asynchronous: bool,
+        template: str,
+        timeout: Optional[int],
+        allow_internet_access: Optional[bool],
+        metadata: Optional[Dict[str, str]],
+        env_vars: Optional[Dict[str, str]],
+        extra: Optional[str] = None,
+        idempotency_key: Optional[str] = None,
+    ) -> Union[Created, PendingCall]: ...
+    def connect_sandbox(
+        self, asynchronous: bool, sandbox_id: str, timeout: Optional[int] = None, memory: Optional[bool] = None
+    ) -> Union[Created, PendingCall]: ...
+    def kill_sandbox(self, asynchronous: bool, sandbox_id: str) -> Union[bool, PendingCall]: ...
+    def set_timeout(self, asynchronous: bool, sandbox_id: str, timeout: int) -> Union[None, PendingCall]: ...
+    def get_info(self, asynchronous: bool, sandbox_id: str) -> Union[Dict[str, Any], PendingCall]: ...
+    def list_sandboxes(
+        self,
+        asynchronous: bool,
+        metadata: Optional[List[Tuple[str, str]]] = None,
+        state: Optional[List[str]] = None,
+        started_after: Optional[str] = None,
+        template: Optional[str] = None,
+        order: Optional[str] = None,
+        limit: Optional[int] = None,
+        next_token: Optional[str] = None,
+    ) -> Union[Tuple[List[Dict[str, Any]], Optional[str]], PendingCall]: ...
+    def pause_sandbox(
+        self,
+        asynchronous: bool,
+        sandbox_id: str,
+        memory: Optional[bool] = None,
+        require_healthy_guest: Optional[bool] = None,
+    ) -> Union[bool, PendingCall]: ...
+    def get_metrics(
+        self, asynchronous: bool, sandbox_id: str, start: Optional[int] = None, end: Optional[int] = None
+    ) -> Union[List[Dict[str, Any]], PendingCall]: ...
+
+class ExecutionStream:
+    """A running ``/execute`` call read batch by batch."""
+
+    def next_batch(self) -> Optional[List[Event]]: ...
+    def anext_batch(self) -> PendingCall: ...
+    def close(self) -> None: ...
+
+class SandboxClient:
+    """One sandbox's data plane: envd health and the code interpreter."""
+
+    def __init__(
+        self,
+        sandbox_id: str,
+        envd_url: str,
+        envd_headers: List[Tuple[str, str]],
+        access_token: Optional[str] = None,
+        traffic_access_token: Optional[str] = None,
+        http_version: str = "2",
+        proxy: Optional[str] = None,
+    ) -> None: ...
+    def is_running(self, asynchronous: bool, request_timeout: Optional[float] = None) -> Union[bool, PendingCall]: ...
+    def run_code(
+        self,
+        asynchronous: bool,
+        jupyter_url: str,
+        code: str,
+        context_id: Optional[str] = None,
+        language: Optional[str] = None,
+        env_vars: Optional[Dict[str, str]] = None,
+        timeout: Optional[float] = None,
+        connect_timeout: Optional[float] = None,
+    ) -> Union[ExecutionSummary, PendingCall]: ...
+    def run_code_stream(
+        self,
+        jupyter_url: str,
+        code: str,
+        context_id: Optional[str] = None,
+        language: Optional[str] = None,
+        env_vars: Optional[Dict[str, str]] = None,
+        timeout: Optional[float] = None,
+        connect_timeout: Optional[float] = None,
+    ) -> ExecutionStream: ...
+    def create_context(
+        self,
+        asynchronous: bool,
+        jupyter_url: str,
+        cwd: Optional[str] = None,
+        language: Optional[str] = None,
+        request_timeout: Optional[float] = None,
+    ) -> Union[Dict[str, Any], PendingCall]: ...
+    def list_contexts(
+        self, asynchronous: bool, jupyter_url: str, request_timeout: Optional[float] = None
+    ) -> Union[List[Dict[str, Any]], PendingCall]: ...
+    def remove_context(
+        self, asynchronous: bool, jupyter_url: str, context_id: str, request_timeout: Optional[float] = None
+    ) -> Union[None, PendingCall]: ...
+    def restart_context(
+        self, asynchronous: bool, jupyter_url: str, context_id: str, request_timeout: Optional[float] = None
+    ) -> Union[None, PendingCall]: ...
+
+def sandbox_url(
+    configured: Optional[str], debug: bool, domain: str, sandbox_id: str, sandbox_domain: Optional[str], port: int
+) -> str: ...
+def sandbox_direct_url(
+    configured: Optional[str], debug: bool, sandbox_id: str, sandbox_domain: Optional[str], port: int
+) -> str: ...
+def host(debug: bool, sandbox_id: str, sandbox_domain: Optional[str], port: int) -> str: ...
+def set_local_launcher(argv: List[str]) -> None: ...
+def cli_main(argv: List[str], python: str, extension: str) -> int: ...
+def agent_main() -> int: ...

@@ -1,0 +1,1 @@
+"""Parts of the sandbox shared by the sync and async APIs."""

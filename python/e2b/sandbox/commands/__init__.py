@@ -1,0 +1,1 @@
+"""Command types shared by the sync and async APIs."""

@@ -1,0 +1,1 @@
+"""Filesystem types shared by the sync and async APIs."""

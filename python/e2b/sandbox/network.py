@@ -1,0 +1,4 @@
+"""Network configuration constants."""
+
+ALL_TRAFFIC = "0.0.0.0/0"
+"""CIDR range that matches all traffic."""

@@ -1,0 +1,45 @@
+"""Paginators of the async API."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, List
+
+from e2b._bridge import wait_native
+from e2b._extras import AsyncSnapshotPaginator
+from e2b.connection_config import ConnectionConfig, merge_api_params
+from e2b.sandbox.sandbox_api import SandboxInfo, SandboxPaginatorBase, list_query_args, sandbox_info_from_json
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing_extensions import Unpack
+
+    from e2b.connection_config import ApiParams
+
+__all__ = ["AsyncSandboxPaginator", "AsyncSnapshotPaginator"]
+
+
+class AsyncSandboxPaginator(SandboxPaginatorBase):
+    """
+    Paginator over sandboxes (async).
+
+    Example::
+
+        paginator = AsyncSandbox.list()
+        while paginator.has_next:
+            sandboxes = await paginator.next_items()
+    """
+
+    async def next_items(self, **opts: "Unpack[ApiParams]") -> List[SandboxInfo]:
+        """
+        Fetches the next page of sandboxes. Call only while ``has_next`` is true.
+
+        :param opts: Connection options for this call, on top of the paginator's
+        :return: List of sandboxes
+        :raises Exception: ``"No more items to fetch"`` when there is no next page
+        """
+        if not self.has_next:
+            raise Exception("No more items to fetch")
+        args = list_query_args(self.query, self.limit, self._next_token, self.order)
+        config = ConnectionConfig(**merge_api_params(self._opts, opts))
+        items, next_token = await wait_native(config._native_connection().list_sandboxes(True, **args))
+        self._update_pagination(next_token)
+        return [sandbox_info_from_json(item, detail=False) for item in items]

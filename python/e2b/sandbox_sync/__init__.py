@@ -1,0 +1,1 @@
+"""The synchronous sandbox API."""

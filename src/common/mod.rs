@@ -1,0 +1,6 @@
+//! Classes and functions Python sees (besides the CLI entry points in `runtime.rs`).
+
+pub mod connection;
+pub mod execution;
+pub mod sandbox;
+pub mod urls;
