@@ -18,7 +18,10 @@ echo "== official SDK for the compatibility tier (its own virtualenv)"
 echo "== rust: format, lints, tests"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
-E2B_TEST_PYTHON="$ROOT/.venv/bin/python" cargo test --workspace --exclude e2b-python --quiet
+# Real sandboxes are required here: a test that cannot create one fails instead of skipping.
+E2B_TEST_PYTHON="$ROOT/.venv/bin/python" E2B_TEST_REQUIRE_SANDBOXES=1 \
+    E2B_OFFICIAL_PYTHON="$ROOT/.venv-compat/bin/python" \
+    cargo test --workspace --exclude e2b-python --quiet
 
 echo "== python: unit, e2e (real local sandboxes), compat (official SDK)"
 unset E2B_API_KEY E2B_DOMAIN E2B_API_URL E2B_SANDBOX_URL E2B_DEBUG E2B_LOCAL
