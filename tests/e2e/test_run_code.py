@@ -109,3 +109,23 @@ def test_create_time_envs_are_visible(local_runtime):
     with Sandbox.create(envs={"GREETING": "hi there"}) as sbx:
         execution = sbx.run_code("import os; os.environ['GREETING'], os.environ['E2B_SANDBOX']")
         assert execution.text == "('hi there', 'true')"
+
+
+def test_tmp_and_home_are_writable_system_dirs_are_not(sandbox):
+    code = (
+        "import os\n"
+        "for p in ['/tmp/f', '/home/user/f']:\n"
+        "    open(p, 'w').write('x')\n"
+        "print(oct(os.stat('/tmp').st_mode & 0o7777))\n"
+        "for p in ['/usr/f', '/etc/f', '/f']:\n"
+        "    try:\n"
+        "        open(p, 'w')\n"
+        "        print('writable', p)\n"
+        "    except OSError as e:\n"
+        "        print(type(e).__name__)\n"
+    )
+    execution = sandbox.run_code(code)
+    assert execution.error is None, execution.error
+    words = "".join(execution.logs.stdout).split()
+    assert words[0] == "0o1777"
+    assert len(words) == 4 and set(words[1:]) <= {"OSError", "PermissionError"}, words

@@ -24,9 +24,12 @@ use std::sync::{Mutex, OnceLock};
 pub(crate) enum Step {
     /// `mount --make-rprivate /`: nothing we mount propagates back to the host.
     MakeRprivate,
+    /// Creates a directory with exactly `mode`; an existing one keeps its mode, plus search
+    /// permission for everyone when `traversable` (a path leading to a bind).
     Mkdir {
         path: CString,
         mode: u32,
+        traversable: bool,
     },
     /// Creates an empty regular file (a bind target).
     Touch {
@@ -553,9 +556,25 @@ unsafe fn run_step(step: &Step, slots: &[RawFd]) -> libc::c_int {
             libc::MS_REC | libc::MS_PRIVATE,
             std::ptr::null(),
         ),
-        Step::Mkdir { path, mode } => {
-            if libc::mkdir(path.as_ptr(), *mode) != 0 && *libc::__errno_location() != libc::EEXIST {
-                return -1;
+        Step::Mkdir {
+            path,
+            mode,
+            traversable,
+        } => {
+            if libc::mkdir(path.as_ptr(), *mode) != 0 {
+                if *libc::__errno_location() != libc::EEXIST {
+                    return -1;
+                }
+                // An existing directory keeps its mode (`/tmp` stays 1777); one on the way to
+                // a bind (e.g. `/root` above a pyenv Python) only gains o+x, never listing.
+                if !*traversable {
+                    return 0;
+                }
+                let mut st: libc::stat = std::mem::zeroed();
+                if libc::stat(path.as_ptr(), &mut st) != 0 {
+                    return -1;
+                }
+                return libc::chmod(path.as_ptr(), (st.st_mode & 0o7777) | 0o111);
             }
             // mkdir applies the umask; make the mode exact.
             libc::chmod(path.as_ptr(), *mode)

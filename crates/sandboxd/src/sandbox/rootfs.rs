@@ -114,17 +114,25 @@ impl Builder {
 
     fn mkdir(&mut self, inside: &str, mode: u32) {
         let path = self.p(inside);
-        self.steps.push(Step::Mkdir { path, mode });
+        self.steps.push(Step::Mkdir {
+            path,
+            mode,
+            traversable: false,
+        });
     }
 
-    /// Creates every missing ancestor of `inside` (0755).
+    /// Creates every missing ancestor of `inside` (0755) and makes existing ones searchable.
     fn mkdir_parents(&mut self, inside: &Path) {
         let mut cur = PathBuf::from("/");
         let comps: Vec<_> = inside.components().skip(1).collect();
         for c in comps.iter().take(comps.len().saturating_sub(1)) {
             cur.push(c);
-            let s = cur.to_string_lossy().into_owned();
-            self.mkdir(&s, 0o755);
+            let path = self.p(&cur.to_string_lossy());
+            self.steps.push(Step::Mkdir {
+                path,
+                mode: 0o755,
+                traversable: true,
+            });
         }
     }
 
@@ -185,6 +193,7 @@ impl Builder {
             self.steps.push(Step::Mkdir {
                 path: target.clone(),
                 mode: 0o755,
+                traversable: false,
             });
         } else {
             self.steps.push(Step::Touch {
