@@ -8,12 +8,20 @@ PYTHON="${PYTHON:-python3}"
 
 echo "== build and install both distributions"
 bash scripts/install.sh .venv
+# The data stack (pandas, matplotlib, e2b-charts…) for the rich-result and chart tests.
+.venv/bin/python -m pip install --quiet --find-links dist "$(ls dist/e2b-*.whl)[data]"
 .venv/bin/python -m pip install --quiet "pytest>=8,<9" "pytest-asyncio>=0.24,<2" "pytest-timeout>=2.3,<3"
 
 echo "== official SDK for the compatibility tier (its own virtualenv)"
 [ -x .venv-compat/bin/python ] || "$PYTHON" -m venv .venv-compat
 .venv-compat/bin/python -m pip install --quiet --upgrade pip
 .venv-compat/bin/python -m pip install --quiet "e2b-code-interpreter==2.11.5" "e2b==2.63.0"
+
+echo "== system packages the security tier uses (user-mode network stack for sandboxes)"
+if ! command -v slirp4netns >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get install -y -q slirp4netns >/dev/null 2>&1 \
+        || { apt-get update -q >/dev/null && apt-get install -y -q slirp4netns >/dev/null; }
+fi
 
 echo "== rust: format, lints, tests"
 cargo fmt --all -- --check

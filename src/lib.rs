@@ -4,7 +4,8 @@
 //! the GIL released (sync) or as awaitables (async).
 //!
 //! * `common/`: what Python sees — `Connection` (control plane), `SandboxClient` (envd health
-//!   and the code interpreter), `ExecutionStream`, URL helpers.
+//!   and the code interpreter), `ExecutionStream`, `Envd` (files, commands, PTYs) and its
+//!   streams, URL helpers.
 //! * `shared/`: runtime and sync/async plumbing, error translation, JSON conversion.
 //! * `runtime.rs`: the `e2b-local` CLI and sandbox-agent entry points.
 
@@ -18,6 +19,10 @@ mod shared;
 mod native {
     #[pymodule_export]
     use crate::common::connection::Connection;
+    #[pymodule_export]
+    use crate::common::envd::{
+        DownloadStream, Envd, InputStream, ProcessStream, UploadStream, WatchStream,
+    };
     #[pymodule_export]
     use crate::common::execution::ExecutionStream;
     #[pymodule_export]

@@ -94,13 +94,6 @@ from .exceptions import (
     VolumeNotFoundException,
     VolumePathNotFoundException,
 )
-from .sandbox._pending import (
-    AsyncCommandHandle,
-    AsyncCommandInputHandle,
-    AsyncWatchHandle,
-    CommandHandle,
-    WatchHandle,
-)
 from .sandbox.commands.command_handle import (
     CommandExitException,
     CommandResult,
@@ -145,9 +138,14 @@ from .sandbox.sandbox_api import (
     SnapshotMode,
 )
 from .sandbox.signature import get_signature
+from .sandbox_async.commands.command_handle import AsyncCommandHandle
+from .sandbox_async.commands.command_input_handle import AsyncCommandInputHandle
+from .sandbox_async.filesystem.watch_handle import AsyncWatchHandle
 from .sandbox_async.main import AsyncSandbox
 from .sandbox_async.paginator import AsyncSandboxPaginator
 from .sandbox_async.utils import OutputHandler
+from .sandbox_sync.commands.command_handle import CommandHandle
+from .sandbox_sync.filesystem.watch_handle import WatchHandle
 from .sandbox_sync.main import Sandbox
 from .sandbox_sync.paginator import SandboxPaginator
 

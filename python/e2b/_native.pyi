@@ -163,6 +163,159 @@ class SandboxClient:
         self, asynchronous: bool, jupyter_url: str, context_id: str, request_timeout: Optional[float] = None
     ) -> Union[None, PendingCall]: ...
 
+EntryDict = Dict[str, Any]
+"""An entry: ``name``, ``type`` (``"file"``/``"dir"``/``"symlink"``/``None``), ``path``, ``size``,
+``mode``, ``permissions``, ``owner``, ``group``, ``modified_time`` (``(seconds, nanos)``),
+``symlink_target``, ``metadata``, ``is_symlink``."""
+
+ProcessEvent = Tuple[Any, ...]
+"""``("stdout"|"stderr"|"pty", bytes)`` or ``("end", exit_code, error)``."""
+
+FsEvent = Tuple[str, str, Optional[EntryDict]]
+"""``(name, "create"|"write"|"remove"|"rename"|"chmod", entry)``."""
+
+class ProcessStream:
+    """Output of a process, batch by batch; ``close()`` disconnects (the process keeps running)."""
+
+    pid: int
+    def next_batch(self) -> Optional[List[ProcessEvent]]: ...
+    def anext_batch(self) -> PendingCall: ...
+    def close(self) -> None: ...
+
+class WatchStream:
+    """Events of an async directory watch."""
+
+    def next_batch(self) -> Optional[List[FsEvent]]: ...
+    def anext_batch(self) -> PendingCall: ...
+    def close(self) -> None: ...
+
+class DownloadStream:
+    """A streamed download."""
+
+    def next_chunk(self) -> Optional[bytes]: ...
+    def anext_chunk(self) -> PendingCall: ...
+    def close(self) -> None: ...
+
+class UploadStream:
+    """An upload fed chunk by chunk."""
+
+    def begin_file(self, asynchronous: bool, path: str) -> Any: ...
+    def send(self, asynchronous: bool, data: bytes) -> Any: ...
+    def finish(self, asynchronous: bool) -> Any: ...
+
+class InputStream:
+    """An open ``Process/StreamInput`` call."""
+
+    def push(self, data: bytes) -> None: ...
+    def finish(self, asynchronous: bool) -> Any: ...
+
+class Envd:
+    """envd of one sandbox: filesystem RPCs, processes and PTYs, ``/files``."""
+
+    def __init__(self, sandbox: SandboxClient) -> None: ...
+    def fs_stat(
+        self, asynchronous: bool, path: str, user: Optional[str] = None, timeout: Optional[float] = None
+    ) -> Any: ...
+    def fs_exists(
+        self, asynchronous: bool, path: str, user: Optional[str] = None, timeout: Optional[float] = None
+    ) -> Any: ...
+    def fs_list(
+        self, asynchronous: bool, path: str, depth: int, user: Optional[str] = None, timeout: Optional[float] = None
+    ) -> Any: ...
+    def fs_make_dir(
+        self, asynchronous: bool, path: str, user: Optional[str] = None, timeout: Optional[float] = None
+    ) -> Any: ...
+    def fs_rename(
+        self,
+        asynchronous: bool,
+        old_path: str,
+        new_path: str,
+        user: Optional[str] = None,
+        timeout: Optional[float] = None,
+    ) -> Any: ...
+    def fs_remove(
+        self, asynchronous: bool, path: str, user: Optional[str] = None, timeout: Optional[float] = None
+    ) -> Any: ...
+    def fs_create_watcher(
+        self,
+        asynchronous: bool,
+        path: str,
+        recursive: bool,
+        include_entry: bool,
+        allow_network_mounts: bool,
+        user: Optional[str] = None,
+        timeout: Optional[float] = None,
+    ) -> Any: ...
+    def fs_watcher_events(
+        self, asynchronous: bool, watcher_id: str, user: Optional[str] = None, timeout: Optional[float] = None
+    ) -> Any: ...
+    def fs_remove_watcher(
+        self, asynchronous: bool, watcher_id: str, user: Optional[str] = None, timeout: Optional[float] = None
+    ) -> Any: ...
+    def fs_watch_dir(
+        self,
+        asynchronous: bool,
+        path: str,
+        recursive: bool,
+        include_entry: bool,
+        allow_network_mounts: bool,
+        user: Optional[str] = None,
+        timeout: Optional[float] = None,
+        start_timeout: Optional[float] = None,
+    ) -> Any: ...
+    def files_read(
+        self,
+        asynchronous: bool,
+        path: str,
+        user: Optional[str] = None,
+        gzip: bool = False,
+        timeout: Optional[float] = None,
+    ) -> Any: ...
+    def files_download(
+        self,
+        asynchronous: bool,
+        path: str,
+        user: Optional[str] = None,
+        gzip: bool = False,
+        idle_timeout: Optional[float] = None,
+        timeout: Optional[float] = None,
+    ) -> Any: ...
+    def files_upload(
+        self,
+        mode: str,
+        path: Optional[str] = None,
+        user: Optional[str] = None,
+        gzip: bool = False,
+        metadata: Optional[Dict[str, str]] = None,
+        timeout: Optional[float] = None,
+    ) -> UploadStream: ...
+    def process_list(self, asynchronous: bool, timeout: Optional[float] = None) -> Any: ...
+    def process_kill(self, asynchronous: bool, pid: int, timeout: Optional[float] = None) -> Any: ...
+    def process_send_input(
+        self, asynchronous: bool, pid: int, kind: str, data: bytes, timeout: Optional[float] = None
+    ) -> Any: ...
+    def process_close_stdin(self, asynchronous: bool, pid: int, timeout: Optional[float] = None) -> Any: ...
+    def process_resize(
+        self, asynchronous: bool, pid: int, rows: int, cols: int, timeout: Optional[float] = None
+    ) -> Any: ...
+    def process_start(
+        self,
+        asynchronous: bool,
+        cmd: str,
+        args: List[str],
+        envs: Optional[Dict[str, str]] = None,
+        cwd: Optional[str] = None,
+        user: Optional[str] = None,
+        stdin: Optional[bool] = None,
+        pty: Optional[Tuple[int, int]] = None,
+        timeout: Optional[float] = None,
+        start_timeout: Optional[float] = None,
+    ) -> Any: ...
+    def process_connect(
+        self, asynchronous: bool, pid: int, timeout: Optional[float] = None, start_timeout: Optional[float] = None
+    ) -> Any: ...
+    def process_stream_input(self, pid: int, kind: str, timeout: Optional[float] = None) -> InputStream: ...
+
 def sandbox_url(
     configured: Optional[str], debug: bool, domain: str, sandbox_id: str, sandbox_domain: Optional[str], port: int
 ) -> str: ...

@@ -25,6 +25,13 @@ pub struct SandboxClient {
     client: Client,
 }
 
+impl SandboxClient {
+    /// The Rust client behind this object (shared with `Envd`).
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
 #[pymethods]
 impl SandboxClient {
     #[new]

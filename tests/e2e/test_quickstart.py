@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import REPO, pid_alive
+from runtime_helpers import REPO, pid_alive
 
 E2B_LOCAL = str(Path(sys.executable).with_name("e2b-local"))
 

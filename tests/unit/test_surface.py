@@ -63,6 +63,18 @@ def test_code_interpreter_exports():
         "e2b.api.client_async",
         "e2b.sandbox.filesystem.filesystem",
         "e2b.sandbox.commands.command_handle",
+        "e2b.sandbox.filesystem.watch_handle",
+        "e2b.sandbox_sync.filesystem.filesystem",
+        "e2b.sandbox_sync.filesystem.watch_handle",
+        "e2b.sandbox_sync.commands.command",
+        "e2b.sandbox_sync.commands.command_handle",
+        "e2b.sandbox_sync.commands.pty",
+        "e2b.sandbox_async.filesystem.filesystem",
+        "e2b.sandbox_async.filesystem.watch_handle",
+        "e2b.sandbox_async.commands.command",
+        "e2b.sandbox_async.commands.command_handle",
+        "e2b.sandbox_async.commands.command_input_handle",
+        "e2b.sandbox_async.commands.pty",
         "e2b.sandbox_sync.main",
         "e2b.sandbox_async.main",
         "e2b_code_interpreter.models",
@@ -128,7 +140,7 @@ def _debug_sandbox(cls=Sandbox, **extra):
     return cls(
         sandbox_id="sbx",
         sandbox_domain=None,
-        envd_version="0.2.0",
+        envd_version=extra.pop("envd_version", "0.2.0"),
         envd_access_token="tok",
         traffic_access_token="traffic",
         connection_config=config,
@@ -222,25 +234,38 @@ def test_invalid_order_is_rejected_before_any_request():
         Sandbox.list(order="sideways").next_items()
 
 
-def test_pending_modules_raise_not_implemented():
+def test_unsupported_extras_raise_not_implemented():
     sbx = _debug_sandbox()
-    for call in (
-        lambda: sbx.files.read("/etc/hosts"),
-        lambda: sbx.files.write("a", "b"),
-        lambda: sbx.commands.run("ls"),
-        lambda: sbx.pty.create(e2b.PtySize(24, 80)),
-    ):
-        with pytest.raises(NotImplementedError, match="not implemented yet in this build"):
-            call()
-    asbx = _debug_sandbox(AsyncSandbox)
-    with pytest.raises(NotImplementedError, match="sandbox.commands.run"):
-        asyncio.run(asbx.commands.run("ls"))
     with pytest.raises(NotImplementedError, match="not supported in this build"):
         sbx.git.clone("https://example.com/repo.git")
     with pytest.raises(NotImplementedError, match="not supported"):
         e2b.Template()
     with pytest.raises(NotImplementedError, match="Volume.create"):
         e2b.Volume.create("v")
+
+
+def test_files_commands_pty_validate_before_any_request():
+    sbx = _debug_sandbox(envd_version="0.6.13")
+    with pytest.raises(InvalidArgumentException, match="depth should be at least 1"):
+        sbx.files.list("/", depth=0)
+    with pytest.raises(InvalidArgumentException, match="use_octet_stream=False"):
+        sbx.files.write("a", b"x", gzip=True, use_octet_stream=False)
+    with pytest.raises(InvalidArgumentException, match="Iterable data is only uploaded with octet-stream"):
+        sbx.files.write("a", [b"x"], use_octet_stream=False)
+    with pytest.raises(InvalidArgumentException, match="Invalid metadata key"):
+        sbx.files.write("a", b"x", metadata={"bad key": "v"})
+    with pytest.raises(InvalidArgumentException, match="wrap it in a list"):
+        sbx.commands.stream_input(1, b"x")
+    assert sbx.files.write_files([]) == []
+    with pytest.raises(e2b.TemplateException, match="requires envd 0.5.7"):
+        _debug_sandbox().files.write("a", [b"x"])
+    asbx = _debug_sandbox(AsyncSandbox, envd_version="0.6.13")
+
+    async def wrong_iterable():
+        with pytest.raises(InvalidArgumentException, match="Sync iterable data"):
+            await asbx.files.write("a", [b"x"])
+
+    asyncio.run(wrong_iterable())
 
 
 def test_run_code_rejects_language_and_context_together():

@@ -4,6 +4,7 @@
 //! * [`api`]: the control-plane REST API (create, connect, kill, list, …) with 2.63.0's
 //!   retry policy and error mapping.
 //! * [`sandbox`]: one sandbox's data plane — envd `/health` and the code interpreter.
+//! * [`envd`]: envd's Connect RPCs (filesystem, processes, PTYs) and `/files` transfers.
 //! * [`local`]: finding or starting the per-user local runtime.
 //! * [`http`]: the process-wide HTTP clients (connection pools).
 //! * [`ndjson`]: incremental decoding of the `/execute` output stream.
@@ -11,6 +12,7 @@
 
 pub mod api;
 pub mod config;
+pub mod envd;
 pub mod error;
 pub mod http;
 pub mod local;

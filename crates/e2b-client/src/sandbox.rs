@@ -25,17 +25,17 @@ pub const SANDBOX_KILLED_MESSAGE: &str = "The sandbox was killed while the reque
 /// Everything needed to talk to one sandbox; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct SandboxClient {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 #[derive(Debug)]
-struct Inner {
+pub(crate) struct Inner {
     sandbox_id: String,
-    envd_url: String,
-    envd_headers: HeaderMap,
+    pub(crate) envd_url: String,
+    pub(crate) envd_headers: HeaderMap,
     access_token: Option<String>,
     traffic_token: Option<String>,
-    http_version: HttpVersion,
+    pub(crate) http_version: HttpVersion,
     proxy: Option<String>,
     direct: bool,
 }
@@ -105,7 +105,7 @@ impl SandboxClient {
         &self.inner.sandbox_id
     }
 
-    fn client(
+    pub(crate) fn client(
         &self,
         http_version: HttpVersion,
         connect_timeout: Option<Duration>,

@@ -7,6 +7,100 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+/// Most stdout + stderr text (UTF-8 bytes) one execution delivers. The local runtime stops
+/// forwarding a cell's output past it (the cell keeps running) and our client keeps no more
+/// than this plus [`OUTPUT_LIMIT_SLACK`], whatever the server sends (declared difference:
+/// upstream has no limit). Either side marks the cut with a `stderr` line
+/// [`output_truncated_notice`].
+pub const MAX_STREAM_BYTES: usize = 32 << 20;
+/// Most bytes of `result` lines (images, HTML, data…) one execution delivers, likewise.
+pub const MAX_RESULT_BYTES: usize = 128 << 20;
+/// What a client tolerates beyond the limits (so the server's own notice fits).
+pub const OUTPUT_LIMIT_SLACK: usize = 64 << 10;
+/// Start of every truncation notice (clients recognise a server's notice by it).
+pub const OUTPUT_TRUNCATED_PREFIX: &str = "[e2b: output truncated:";
+
+/// The notice that ends an execution's output once `what` ("stdout/stderr", "results")
+/// exceeded `limit` bytes.
+pub fn output_truncated_notice(what: &str, limit: usize) -> String {
+    format!(
+        "{OUTPUT_TRUNCATED_PREFIX} this execution produced more than {} MiB of {what}; the \
+         rest was discarded]\n",
+        limit >> 20
+    )
+}
+
+/// Cuts one execution's stdout + stderr at a byte cap: text past it is dropped and a single
+/// `stderr` notice marks the cut. The runtime (what it forwards) and the client (what it
+/// keeps) both use it, so they cut the same way.
+#[derive(Debug, Clone)]
+pub struct StreamCap {
+    limit: usize,
+    used: usize,
+    cut: bool,
+}
+
+impl StreamCap {
+    pub fn new(limit: usize) -> Self {
+        StreamCap {
+            limit,
+            used: 0,
+            cut: false,
+        }
+    }
+
+    /// Whether the cap was hit (everything further is dropped).
+    pub fn is_cut(&self) -> bool {
+        self.cut
+    }
+
+    /// Admits a stdout (`stderr == false`) or stderr chunk and returns the lines to deliver:
+    /// the chunk (shortened at a character boundary if it crosses the cap) and, if it did,
+    /// the notice. A notice from upstream (text starting with [`OUTPUT_TRUNCATED_PREFIX`])
+    /// ends the stream as it is.
+    pub fn admit(
+        &mut self,
+        stderr: bool,
+        mut text: String,
+        timestamp: String,
+    ) -> impl Iterator<Item = OutputLine> {
+        let mut lines = [None, None];
+        if self.cut {
+            return lines.into_iter().flatten();
+        }
+        if text.starts_with(OUTPUT_TRUNCATED_PREFIX) {
+            self.cut = true;
+            lines[0] = Some(OutputLine::Stderr { text, timestamp });
+            return lines.into_iter().flatten();
+        }
+        let room = self.limit - self.used;
+        let crosses = text.len() > room;
+        if crosses {
+            let mut end = room;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text.truncate(end);
+        }
+        self.used += text.len();
+        if crosses {
+            self.cut = true;
+            lines[1] = Some(OutputLine::Stderr {
+                text: output_truncated_notice("stdout/stderr", self.limit),
+                timestamp: timestamp.clone(),
+            });
+        }
+        if !text.is_empty() {
+            lines[0] = Some(if stderr {
+                OutputLine::Stderr { text, timestamp }
+            } else {
+                OutputLine::Stdout { text, timestamp }
+            });
+        }
+        lines.into_iter().flatten()
+    }
+}
+
 /// Body of `POST /execute`. The official SDK always sends all four keys (`null` when unset).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ExecutionRequest {
@@ -160,6 +254,50 @@ impl ResultLine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stream_cap_cuts_once_at_a_char_boundary() {
+        let mut cap = StreamCap::new(9);
+        let ts = || "t".to_string();
+        let a: Vec<_> = cap.admit(false, "12345".into(), ts()).collect();
+        assert_eq!(
+            a,
+            [OutputLine::Stdout {
+                text: "12345".into(),
+                timestamp: ts()
+            }]
+        );
+        // "678é0ab": room 4 falls inside 'é' (2 bytes at 3..5), so cut at 3.
+        let b: Vec<_> = cap.admit(true, "678é0ab".into(), ts()).collect();
+        assert_eq!(b.len(), 2);
+        assert_eq!(
+            b[0],
+            OutputLine::Stderr {
+                text: "678".into(),
+                timestamp: ts()
+            }
+        );
+        assert!(
+            matches!(&b[1], OutputLine::Stderr { text, .. } if text.starts_with(OUTPUT_TRUNCATED_PREFIX))
+        );
+        assert!(cap.is_cut());
+        assert_eq!(cap.admit(false, "more".into(), ts()).count(), 0);
+    }
+
+    #[test]
+    fn stream_cap_passes_an_upstream_notice_and_stops() {
+        let mut cap = StreamCap::new(100);
+        let notice = output_truncated_notice("stdout/stderr", 1 << 20);
+        let lines: Vec<_> = cap.admit(false, notice.clone(), "t".into()).collect();
+        assert_eq!(
+            lines,
+            [OutputLine::Stderr {
+                text: notice,
+                timestamp: "t".into()
+            }]
+        );
+        assert_eq!(cap.admit(false, "x".into(), "t".into()).count(), 0);
+    }
 
     #[test]
     fn quotes_are_stripped_once() {

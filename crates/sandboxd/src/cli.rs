@@ -52,6 +52,11 @@ enum Command {
         /// Python interpreter whose environment provides the kernels (ipykernel).
         #[arg(long, env = "E2B_LOCAL_PYTHON")]
         python: Option<PathBuf>,
+        /// Sandboxes of the default template kept ready, kernel started (0 = no warm pool).
+        #[arg(long, env = "E2B_LOCAL_POOL_SIZE", default_value_t = 1)]
+        pool_size: usize,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Show whether the daemon runs (exit code 0 if it does, 1 if not).
     Status,
@@ -78,6 +83,29 @@ enum Command {
     },
 }
 
+/// Default limits of every sandbox (one sandbox can set its own with the metadata keys
+/// `e2b-local:memory-mb`, `e2b-local:cpus`, `e2b-local:pids`, `e2b-local:disk-mb`).
+#[derive(clap::Args, Debug)]
+struct LimitArgs {
+    /// Memory limit per sandbox in MiB (its writable layer counts toward it).
+    #[arg(long, env = "E2B_LOCAL_MEMORY_MB", default_value_t = 1024)]
+    memory_mb: u64,
+    /// CPUs per sandbox (CFS quota; fractions allowed).
+    #[arg(long, env = "E2B_LOCAL_CPUS", default_value_t = 2.0)]
+    cpus: f64,
+    /// Maximum number of processes and threads per sandbox.
+    #[arg(long, env = "E2B_LOCAL_PIDS", default_value_t = 512)]
+    pids: u64,
+    /// Size of each sandbox's writable layer in MiB.
+    #[arg(long, env = "E2B_LOCAL_DISK_MB", default_value_t = 1024)]
+    disk_mb: u64,
+    /// Parent cgroup of the sandboxes, relative to each hierarchy's root (default
+    /// `e2b-local/<hash of the state directory>`); must be writable (delegated) for a
+    /// non-root daemon, and used by one daemon only.
+    #[arg(long, env = "E2B_LOCAL_CGROUP_PARENT")]
+    cgroup_parent: Option<String>,
+}
+
 /// Runs the CLI. `args` is the whole command line, program name first (as `std::env::args`
 /// or Python's `sys.argv`). Returns the process exit code.
 pub fn main(args: Vec<String>, ctx: CliContext) -> i32 {
@@ -99,7 +127,12 @@ pub fn main(args: Vec<String>, ctx: CliContext) -> i32 {
 
 fn run(command: Command, ctx: CliContext) -> Result<i32> {
     match command {
-        Command::Serve { port, python } => serve(port, python, ctx),
+        Command::Serve {
+            port,
+            python,
+            limits,
+            pool_size,
+        } => serve(port, python, limits, pool_size, ctx),
         Command::Status => status(),
         Command::List { json } => list(json),
         Command::Kill { ids } => kill(&ids),
@@ -126,7 +159,13 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn serve(port: u16, python: Option<PathBuf>, ctx: CliContext) -> Result<i32> {
+fn serve(
+    port: u16,
+    python: Option<PathBuf>,
+    limits: LimitArgs,
+    pool_size: usize,
+    ctx: CliContext,
+) -> Result<i32> {
     init_logging();
     let python = python
         .or(ctx.python)
@@ -139,6 +178,17 @@ fn serve(port: u16, python: Option<PathBuf>, ctx: CliContext) -> Result<i32> {
         })?;
     let mut config = daemon::DaemonConfig::new(python, ctx.agent);
     config.port = port;
+    config.pool_size = pool_size;
+    if limits.memory_mb < 16 || limits.pids < 8 || limits.disk_mb == 0 || limits.cpus < 0.01 {
+        bail!("limits too small: --memory-mb ≥ 16, --pids ≥ 8, --disk-mb ≥ 1, --cpus ≥ 0.01");
+    }
+    config.limits = daemon::SandboxLimits {
+        memory_mb: limits.memory_mb,
+        cpus: limits.cpus,
+        pids: limits.pids,
+        disk_mb: limits.disk_mb,
+    };
+    config.cgroup_parent = limits.cgroup_parent;
     daemon::serve_blocking(config)?;
     Ok(0)
 }

@@ -579,8 +579,8 @@ async fn unsupported_and_unknown_endpoints_answer_json() {
     let sbx = d.create(r#"{"templateID":"base"}"#).await;
     let id = sbx["sandboxID"].as_str().unwrap();
     for (method, path) in [
+        // The stand-in backend has no freezer; real sandboxes pause (tests/security).
         (Method::POST, format!("/sandboxes/{id}/pause")),
-        (Method::POST, format!("/sandboxes/{id}/resume")),
         (Method::POST, format!("/sandboxes/{id}/fork")),
         (Method::POST, format!("/sandboxes/{id}/snapshots")),
         (Method::GET, format!("/sandboxes/{id}/metrics")),
@@ -590,6 +590,11 @@ async fn unsupported_and_unknown_endpoints_answer_json() {
         let msg = assert_error_json(&r, 501);
         assert!(msg.contains("not supported by the local runtime"), "{msg}");
     }
+    // Resuming a sandbox that is not paused is a conflict.
+    let r = d
+        .api(Method::POST, &format!("/sandboxes/{id}/resume"), Some("{}"))
+        .await;
+    assert_error_json(&r, 409);
     // Unknown sandbox on those paths is a 404 (the SDK maps it to SandboxNotFoundException).
     let r = d
         .api(

@@ -144,7 +144,10 @@ async fn contexts_are_isolated_and_managed() {
     let (status, body) = call(&sbx, "GET", "/contexts", INTERPRETER, None).await;
     assert_eq!(status, 200);
     let list: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
-    assert_eq!(list.len(), 2, "{body}");
+    // The new context and the default python one (plus the default javascript one when Deno
+    // is installed).
+    let python = list.iter().filter(|c| c["language"] == "python").count();
+    assert_eq!(python, 2, "{body}");
     assert!(list.iter().any(|c| c["id"] == id.as_str()));
 
     // Restart loses state.

@@ -61,6 +61,7 @@ class SandboxBase(ClientFactory):
         self.__envd_direct_url = connection_config.get_sandbox_direct_url(sandbox_id, self.__sandbox_domain)
         self.__mcp_token: Optional[str] = None
         self.__native_client: Any = None
+        self.__native_envd: Any = None
 
     @property
     def _envd_access_token(self) -> Optional[str]:
@@ -127,6 +128,13 @@ class SandboxBase(ClientFactory):
                 _proxy_url(config.proxy),
             )
         return self.__native_client
+
+    @property
+    def _envd(self) -> Any:
+        """The native envd client of this sandbox (files, commands, PTYs; built on first use)."""
+        if self.__native_envd is None:
+            self.__native_envd = native().Envd(self._sandbox_client)
+        return self.__native_envd
 
     def _envd_older_than(self, version: Version) -> bool:
         return release_tuple(self.__envd_version) < version.release

@@ -11,7 +11,9 @@ from e2b._extras import AsyncSnapshotPaginator, Git, unsupported
 from e2b._version import Version
 from e2b.connection_config import ConnectionConfig
 from e2b.exceptions import TemplateException
-from e2b.sandbox._pending import AsyncCommands, AsyncFilesystem, AsyncPty
+from e2b.sandbox_async.commands.command import Commands
+from e2b.sandbox_async.commands.pty import Pty
+from e2b.sandbox_async.filesystem.filesystem import Filesystem
 from e2b.sandbox.main import sandbox_kwargs
 from e2b.sandbox.sandbox_api import (
     SandboxInfo,
@@ -61,23 +63,23 @@ class AsyncSandbox(AsyncSandboxApi):
         :deprecated: Use :meth:`AsyncSandbox.create` or :meth:`AsyncSandbox.connect` instead.
         """
         super().__init__(**opts)
-        self._filesystem = AsyncFilesystem(self)
-        self._commands = AsyncCommands(self)
-        self._pty = AsyncPty(self)
+        self._filesystem = Filesystem(self)
+        self._commands = Commands(self)
+        self._pty = Pty(self)
 
     @property
-    def files(self) -> AsyncFilesystem:
-        """Module for the sandbox filesystem (not implemented yet in this build)."""
+    def files(self) -> Filesystem:
+        """Module for interacting with the sandbox filesystem."""
         return self._filesystem
 
     @property
-    def commands(self) -> AsyncCommands:
-        """Module for running commands in the sandbox (not implemented yet in this build)."""
+    def commands(self) -> Commands:
+        """Module for running commands in the sandbox."""
         return self._commands
 
     @property
-    def pty(self) -> AsyncPty:
-        """Module for pseudo-terminals in the sandbox (not implemented yet in this build)."""
+    def pty(self) -> Pty:
+        """Module for interacting with PTYs (pseudo-terminals) in the sandbox."""
         return self._pty
 
     @property

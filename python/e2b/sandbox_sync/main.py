@@ -10,7 +10,9 @@ from e2b._extras import Git, SnapshotPaginator, unsupported
 from e2b._version import Version
 from e2b.connection_config import ConnectionConfig
 from e2b.exceptions import TemplateException
-from e2b.sandbox._pending import Commands, Filesystem, Pty
+from e2b.sandbox_sync.commands.command import Commands
+from e2b.sandbox_sync.commands.pty import Pty
+from e2b.sandbox_sync.filesystem.filesystem import Filesystem
 from e2b.sandbox.main import sandbox_kwargs
 from e2b.sandbox.sandbox_api import (
     SandboxInfo,
@@ -78,17 +80,17 @@ class Sandbox(SandboxApi):
 
     @property
     def files(self) -> Filesystem:
-        """Module for the sandbox filesystem (not implemented yet in this build)."""
+        """Module for interacting with the sandbox filesystem."""
         return self._filesystem
 
     @property
     def commands(self) -> Commands:
-        """Module for running commands in the sandbox (not implemented yet in this build)."""
+        """Module for running commands in the sandbox."""
         return self._commands
 
     @property
     def pty(self) -> Pty:
-        """Module for pseudo-terminals in the sandbox (not implemented yet in this build)."""
+        """Module for interacting with PTYs (pseudo-terminals) in the sandbox."""
         return self._pty
 
     @property

@@ -9,12 +9,16 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::interpreter::{KernelCatalog, KERNEL_PROBE_DEFS};
+
 /// The agent's listening unix socket (HTTP/1.1), bound by the daemon.
 pub const LISTEN_FD: RawFd = 3;
 /// A memfd holding [`AgentConfig`] as JSON.
 pub const CONFIG_FD: RawFd = 4;
 /// For the Python launcher: the `e2b._native` extension module, opened before `pivot_root`.
 pub const EXTENSION_FD: RawFd = 5;
+/// The sandbox's memory-cgroup event file (`oom_kill N`), read-only, when it has one.
+pub const MEMORY_EVENTS_FD: RawFd = 6;
 /// Set (to "1") in the agent's environment by the launcher; without it the agent refuses to run.
 pub const AGENT_ENV: &str = "E2B_SANDBOX_AGENT";
 
@@ -31,9 +35,16 @@ pub struct AgentConfig {
     pub python: PathBuf,
     /// Whether `python` can import ipykernel (probed by the daemon).
     pub python_has_ipykernel: bool,
+    /// Other kernels `python`'s environment offers (probed by the daemon).
+    #[serde(default)]
+    pub kernels: KernelCatalog,
     /// uid/gid that user code runs as; `None` when the agent itself already runs as the user
     /// (unprivileged mode).
     pub user_ids: Option<(u32, u32)>,
+    /// Memory limit of the sandbox when [`MEMORY_EVENTS_FD`] is open, so the agent can tell an
+    /// OOM kill from another death.
+    #[serde(default)]
+    pub memory_limit_mb: Option<u64>,
 }
 
 impl AgentConfig {

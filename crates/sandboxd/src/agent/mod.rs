@@ -10,6 +10,7 @@ pub mod config;
 mod envd;
 mod http;
 mod interpreter;
+pub mod oom;
 mod reaper;
 
 use std::convert::Infallible;
@@ -51,6 +52,9 @@ pub fn run_agent() -> i32 {
     };
     // Keep sandbox code (even with the same uid, in unprivileged mode) from ptrace-ing us.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    // Before any thread or child exists, so that all of them inherit it.
+    let landlock = crate::sandbox::landlock::restrict_self();
+    oom::init(config.memory_limit_mb);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -61,7 +65,7 @@ pub fn run_agent() -> i32 {
             return 1;
         }
     };
-    match runtime.block_on(serve(config)) {
+    match runtime.block_on(serve(config, landlock)) {
         Ok(()) => 0,
         Err(e) => {
             tracing::error!("sandbox agent stopped: {e}");
@@ -76,7 +80,7 @@ struct Agent {
     interpreter: Interpreter,
 }
 
-async fn serve(config: AgentConfig) -> std::io::Result<()> {
+async fn serve(config: AgentConfig, landlock: String) -> std::io::Result<()> {
     // SAFETY: the launcher installs LISTEN_FD (a listening unix socket) for us.
     let std_listener = unsafe { std::os::unix::net::UnixListener::from_raw_fd(config::LISTEN_FD) };
     std_listener.set_nonblocking(true)?;
@@ -85,6 +89,7 @@ async fn serve(config: AgentConfig) -> std::io::Result<()> {
     let spec = KernelSpec {
         python: config.python.clone(),
         has_ipykernel: config.python_has_ipykernel,
+        catalog: config.kernels.clone(),
         envs: config
             .envs
             .iter()
@@ -93,11 +98,11 @@ async fn serve(config: AgentConfig) -> std::io::Result<()> {
         user_ids: config.user_ids,
     };
     let agent = Arc::new(Agent {
-        envd: Envd::new(config.envs.clone()),
+        envd: Envd::new(config.envs.clone(), reaper.clone()),
         interpreter: Interpreter::new(spec, reaper),
     });
     tracing::info!(
-        "agent of sandbox {} (template {}) ready",
+        "agent of sandbox {} (template {}) ready; {landlock}",
         config.sandbox_id,
         config.template_id
     );
@@ -107,7 +112,7 @@ async fn serve(config: AgentConfig) -> std::io::Result<()> {
             let t0 = std::time::Instant::now();
             match a
                 .interpreter
-                .default_context(interpreter::Language::Python)
+                .default_context(interpreter::Language::python())
                 .await
             {
                 Ok(c) => tracing::info!(

@@ -9,7 +9,8 @@ use base64::Engine;
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
 use e2b_wire::api::{
-    ConnectSandbox, ListedSandbox, NewSandbox, Sandbox, SandboxDetail, SandboxState, SetTimeout,
+    ConnectSandbox, ListedSandbox, NewSandbox, PauseSandbox, Sandbox, SandboxDetail, SandboxState,
+    SetTimeout,
 };
 use e2b_wire::headers::{API_KEY, CLIENT_ID, ENVD_VERSION, NEXT_TOKEN, SHOULD_RETRY};
 use http::header::HeaderValue;
@@ -110,10 +111,8 @@ async fn route(d: &Arc<Daemon>, method: &Method, path: &str, req: Request<Incomi
         | (&Method::POST, ["v2", "sandboxes", id, "connect"]) => connect(d, id, req).await,
         (&Method::POST, ["sandboxes", id, "timeout"]) => set_timeout(d, id, req).await,
         (&Method::POST, ["sandboxes", id, "refreshes"]) => refresh(d, id, req).await,
-        (&Method::POST, ["sandboxes", id, "pause"]) => existing_then(d, id, "pausing sandboxes is"),
-        (&Method::POST, ["sandboxes", id, "resume"]) => {
-            existing_then(d, id, "resuming sandboxes is")
-        }
+        (&Method::POST, ["sandboxes", id, "pause"]) => pause(d, id, req).await,
+        (&Method::POST, ["sandboxes", id, "resume"]) => resume(d, id, req).await,
         (&Method::POST, ["sandboxes", id, "fork"]) => existing_then(d, id, "forking sandboxes is"),
         (&Method::POST, ["sandboxes", id, "snapshots"]) => existing_then(d, id, "snapshots are"),
         (&Method::GET, ["sandboxes", id, "metrics"]) => existing_then(d, id, "sandbox metrics are"),
@@ -253,12 +252,96 @@ async fn connect(d: &Arc<Daemon>, id: &str, req: Request<Incoming>) -> ApiResult
     let body: ConnectSandbox = read_json(req).await?.unwrap_or_default();
     let timeout = d.timeout_secs(body.timeout, true)?;
     let entry = d.registry.get(id).ok_or_else(|| ApiErr::not_found(id))?;
+    let _t = entry.transition.lock().await;
+    if entry.is_paused() {
+        // protocol.md §2.5: connecting resumes a paused sandbox and answers 201.
+        thaw(&entry).await?;
+        entry.set_end_at(Utc::now() + timeout);
+        return Ok(json_response(StatusCode::CREATED, &sandbox_json(&entry)));
+    }
     entry.extend_to(Utc::now() + timeout);
     Ok(json_response(StatusCode::OK, &sandbox_json(&entry)))
 }
 
+async fn thaw(entry: &SandboxEntry) -> Result<(), ApiErr> {
+    entry.process.set_frozen(false).await.map_err(|e| {
+        ApiErr::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot resume sandbox {}: {e}", entry.id),
+        )
+    })?;
+    entry.set_paused(false);
+    tracing::info!("sandbox {} resumed", entry.id);
+    Ok(())
+}
+
+/// `POST /sandboxes/{id}/pause` (protocol.md §2.7): freezes the sandbox's cgroup — memory is
+/// kept, CPU use drops to zero; 409 when already paused. `memory: false` (filesystem-only
+/// snapshots) is treated like `true`: the local runtime always keeps memory.
+async fn pause(d: &Arc<Daemon>, id: &str, req: Request<Incoming>) -> ApiResult {
+    let _body: PauseSandbox = read_json(req).await?.unwrap_or_default();
+    let entry = d.registry.get(id).ok_or_else(|| ApiErr::not_found(id))?;
+    let _t = entry.transition.lock().await;
+    if entry.is_paused() {
+        return Err(ApiErr::new(
+            StatusCode::CONFLICT,
+            format!("sandbox {id} is already paused"),
+        ));
+    }
+    entry.process.set_frozen(true).await.map_err(|e| {
+        ApiErr::new(
+            StatusCode::NOT_IMPLEMENTED,
+            format!("pausing sandbox {id} is not supported by the local runtime here: {e}"),
+        )
+    })?;
+    entry.set_paused(true);
+    tracing::info!("sandbox {id} paused");
+    Ok(status_only(StatusCode::NO_CONTENT))
+}
+
+#[derive(Deserialize, Default)]
+struct Resume {
+    #[serde(default)]
+    timeout: Option<i64>,
+}
+
+/// Deprecated `POST /sandboxes/{id}/resume`: 201 with the sandbox, 409 if it is running.
+async fn resume(d: &Arc<Daemon>, id: &str, req: Request<Incoming>) -> ApiResult {
+    let body: Resume = read_json(req).await?.unwrap_or_default();
+    let timeout = d.timeout_secs(body.timeout, false)?;
+    let entry = d.registry.get(id).ok_or_else(|| ApiErr::not_found(id))?;
+    let _t = entry.transition.lock().await;
+    if !entry.is_paused() {
+        return Err(ApiErr::new(
+            StatusCode::CONFLICT,
+            format!("sandbox {id} is not paused"),
+        ));
+    }
+    thaw(&entry).await?;
+    entry.set_end_at(Utc::now() + timeout);
+    Ok(json_response(StatusCode::CREATED, &sandbox_json(&entry)))
+}
+
+fn state_of(e: &SandboxEntry) -> SandboxState {
+    if e.is_paused() {
+        SandboxState::Paused
+    } else {
+        SandboxState::Running
+    }
+}
+
+fn limits_of(d: &Daemon, e: &SandboxEntry) -> (i64, i64, i64) {
+    let l = e.process.limits().unwrap_or(d.config.limits);
+    (
+        (l.cpus.ceil() as i64).max(1),
+        l.memory_mb as i64,
+        l.disk_mb as i64,
+    )
+}
+
 fn detail_json(d: &Daemon, e: &SandboxEntry) -> SandboxDetail {
-    let limits = d.config.limits;
+    let (cpu_count, memory_mb, disk_size_mb) = limits_of(d, e);
+    let notes = e.process.notes();
     SandboxDetail {
         template_id: e.template.id.to_string(),
         sandbox_id: e.id.clone(),
@@ -266,10 +349,10 @@ fn detail_json(d: &Daemon, e: &SandboxEntry) -> SandboxDetail {
         started_at: rfc3339(e.started_at),
         end_at: rfc3339(e.end_at()),
         envd_version: ENVD_VERSION.to_string(),
-        cpu_count: limits.cpu_count,
-        memory_mb: limits.memory_mb,
-        disk_size_mb: limits.disk_size_mb,
-        state: SandboxState::Running,
+        cpu_count,
+        memory_mb,
+        disk_size_mb,
+        state: state_of(e),
         alias: e.alias.clone(),
         envd_access_token: e.access_token.clone(),
         allow_internet_access: Some(e.allow_internet_access),
@@ -282,7 +365,7 @@ fn detail_json(d: &Daemon, e: &SandboxEntry) -> SandboxDetail {
         }),
         volume_mounts: None,
         envd_unresponsive_at_pause: None,
-        local_notes: None,
+        local_notes: (!notes.is_empty()).then_some(notes),
     }
 }
 
@@ -344,17 +427,17 @@ async fn refresh(d: &Arc<Daemon>, id: &str, req: Request<Incoming>) -> ApiResult
 }
 
 fn listed_json(d: &Daemon, e: &SandboxEntry) -> ListedSandbox {
-    let limits = d.config.limits;
+    let (cpu_count, memory_mb, disk_size_mb) = limits_of(d, e);
     ListedSandbox {
         template_id: e.template.id.to_string(),
         sandbox_id: e.id.clone(),
         client_id: CLIENT_ID.to_string(),
         started_at: rfc3339(e.started_at),
         end_at: rfc3339(e.end_at()),
-        cpu_count: limits.cpu_count,
-        memory_mb: limits.memory_mb,
-        disk_size_mb: limits.disk_size_mb,
-        state: SandboxState::Running,
+        cpu_count,
+        memory_mb,
+        disk_size_mb,
+        state: state_of(e),
         envd_version: ENVD_VERSION.to_string(),
         alias: e.alias.clone(),
         metadata: Some(e.metadata.clone()),
@@ -383,7 +466,7 @@ fn list_v1(d: &Daemon, query: Option<&str>) -> ApiResult {
         .registry
         .snapshot()
         .into_iter()
-        .filter(|e| metadata_matches(e, &filter))
+        .filter(|e| !e.is_paused() && metadata_matches(e, &filter))
         .collect();
     items.sort_by(|a, b| (b.started_at, &b.id).cmp(&(a.started_at, &a.id)));
     let out: Vec<ListedSandbox> = items.iter().map(|e| listed_json(d, e)).collect();
@@ -430,13 +513,13 @@ fn decode_cursor(token: &str, asc: bool) -> Result<(DateTime<Utc>, String), ApiE
 fn list_v2(d: &Daemon, query: Option<&str>) -> ApiResult {
     let params = query_params(query);
     let filter = metadata_filter(&params)?;
-    let mut want_running = true;
+    let (mut want_running, mut want_paused) = (true, true);
     if let Some(states) = params.get("state") {
-        want_running = false;
+        (want_running, want_paused) = (false, false);
         for s in states.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             match s {
                 "running" => want_running = true,
-                "paused" => {}
+                "paused" => want_paused = true,
                 other => {
                     return Err(ApiErr::bad_request(format!(
                         "invalid state {other:?}: expected running or paused"
@@ -475,10 +558,17 @@ fn list_v2(d: &Daemon, query: Option<&str>) -> ApiResult {
         None => None,
     };
 
-    let mut items: Vec<_> = if want_running {
+    let mut items: Vec<_> = {
         d.registry
             .snapshot()
             .into_iter()
+            .filter(|e| {
+                if e.is_paused() {
+                    want_paused
+                } else {
+                    want_running
+                }
+            })
             .filter(|e| metadata_matches(e, &filter))
             .filter(|e| started_after.is_none_or(|t| e.started_at >= t))
             .filter(|e| {
@@ -489,8 +579,6 @@ fn list_v2(d: &Daemon, query: Option<&str>) -> ApiResult {
                 })
             })
             .collect()
-    } else {
-        Vec::new()
     };
     items.sort_by(|a, b| (a.started_at, &a.id).cmp(&(b.started_at, &b.id)));
     if !asc {

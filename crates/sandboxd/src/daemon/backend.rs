@@ -7,7 +7,7 @@ use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
 
-use crate::sandbox::{RuntimeConfig, SandboxProcess, SpawnError, SpawnRequest};
+use crate::sandbox::{Limits, RuntimeConfig, SandboxProcess, SpawnError, SpawnRequest};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -22,6 +22,18 @@ pub trait LiveSandbox: Send + Sync + std::fmt::Debug {
     fn kill(&self) -> BoxFuture<'_, ()>;
     /// Resolves when the sandbox's init has exited.
     fn exited(&self) -> BoxFuture<'_, ()>;
+    /// The limits it runs with (`None`: the daemon's defaults apply).
+    fn limits(&self) -> Option<Limits> {
+        None
+    }
+    /// Where it is less isolated or connected than asked (for `localNotes`).
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// Freezes (pause) or thaws (resume) all its processes, keeping their memory.
+    fn set_frozen(&self, _frozen: bool) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async { Err("this sandbox backend cannot pause".to_string()) })
+    }
 }
 
 /// Creates sandboxes.
@@ -62,5 +74,14 @@ impl LiveSandbox for SandboxProcess {
     }
     fn exited(&self) -> BoxFuture<'_, ()> {
         Box::pin(SandboxProcess::exited(self))
+    }
+    fn limits(&self) -> Option<Limits> {
+        Some(SandboxProcess::limits(self))
+    }
+    fn notes(&self) -> Vec<String> {
+        SandboxProcess::notes(self).to_vec()
+    }
+    fn set_frozen(&self, frozen: bool) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(SandboxProcess::set_frozen(self, frozen))
     }
 }

@@ -11,6 +11,7 @@ mod api;
 pub mod backend;
 mod http;
 pub mod ids;
+pub mod pool;
 mod proxy;
 mod registry;
 pub mod state;
@@ -35,7 +36,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, OnceCell};
 
-use crate::sandbox::{AgentLauncher, RuntimeConfig, SpawnRequest};
+use crate::sandbox::{AgentLauncher, Isolation, Limits, RuntimeConfig, SpawnRequest};
 use api::ApiErr;
 use backend::{IsolatedSandboxes, SandboxBackend};
 use registry::{NewEntry, Registry, SandboxEntry};
@@ -43,23 +44,18 @@ use state::StateDir;
 
 pub use registry::{Template, TEMPLATES};
 
-/// Resources a sandbox reports in `SandboxDetail` / `ListedSandbox`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SandboxLimits {
-    pub cpu_count: i64,
-    pub memory_mb: i64,
-    pub disk_size_mb: i64,
-}
+/// Default resource limits of a sandbox (memory, pids, CPUs, writable layer); reported in
+/// `SandboxDetail` / `ListedSandbox`.
+pub type SandboxLimits = Limits;
 
-impl Default for SandboxLimits {
-    fn default() -> Self {
-        SandboxLimits {
-            cpu_count: 2,
-            memory_mb: 1024,
-            disk_size_mb: 1024,
-        }
-    }
-}
+/// Metadata keys that set one sandbox's limits at creation (local runtime only; the official
+/// SDKs pass metadata through unchanged). See docs/security.md.
+pub const LIMIT_KEYS: [&str; 4] = [
+    "e2b-local:memory-mb",
+    "e2b-local:cpus",
+    "e2b-local:pids",
+    "e2b-local:disk-mb",
+];
 
 /// Everything [`serve`] needs.
 #[derive(Clone)]
@@ -74,12 +70,19 @@ pub struct DaemonConfig {
     pub python: PathBuf,
     /// How the sandbox agent is started.
     pub agent: AgentLauncher,
-    /// Resources reported for every sandbox.
+    /// Limits of every sandbox that does not set its own (metadata [`LIMIT_KEYS`]).
     pub limits: SandboxLimits,
+    /// Parent of the sandboxes' cgroups, relative to each hierarchy's root; `None` =
+    /// `e2b-local/<hash of the state directory>`. One daemon per parent: a starting daemon
+    /// removes what it finds under it.
+    pub cgroup_parent: Option<String>,
     /// Longest sandbox lifetime a request may ask for; longer requests are capped.
     pub max_timeout: Duration,
     /// Shut down cleanly on SIGTERM / SIGINT (leave off for in-process tests).
     pub handle_signals: bool,
+    /// Sandboxes of the default template kept ready with their kernel started (see
+    /// [`pool`]); 0 = no pool. `e2b-local serve` defaults to 1.
+    pub pool_size: usize,
     /// What creates sandboxes; `None` = real isolated sandboxes. A testing seam.
     pub backend: Option<Arc<dyn SandboxBackend>>,
 }
@@ -93,8 +96,10 @@ impl std::fmt::Debug for DaemonConfig {
             .field("python", &self.python)
             .field("agent", &self.agent)
             .field("limits", &self.limits)
+            .field("cgroup_parent", &self.cgroup_parent)
             .field("max_timeout", &self.max_timeout)
             .field("handle_signals", &self.handle_signals)
+            .field("pool_size", &self.pool_size)
             .field("backend", &self.backend.as_ref().map(|_| "custom"))
             .finish()
     }
@@ -109,8 +114,10 @@ impl DaemonConfig {
             python,
             agent,
             limits: SandboxLimits::default(),
+            cgroup_parent: None,
             max_timeout: Duration::from_secs(24 * 3600),
             handle_signals: true,
+            pool_size: 0,
             backend: None,
         }
     }
@@ -119,6 +126,51 @@ impl DaemonConfig {
         self.run_dir
             .clone()
             .unwrap_or_else(|| self.state_dir.join("run"))
+    }
+
+    fn cgroup_parent(&self) -> String {
+        self.cgroup_parent.clone().unwrap_or_else(|| {
+            use sha2::Digest;
+            let digest = sha2::Sha256::digest(self.state_dir.as_os_str().as_encoded_bytes());
+            let hex: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+            format!("e2b-local/{hex}")
+        })
+    }
+
+    /// Limits of a new sandbox: the daemon's, with any [`LIMIT_KEYS`] of its metadata.
+    fn limits_for(&self, metadata: &HashMap<String, String>) -> Result<Limits, ApiErr> {
+        let mut l = self.limits;
+        for key in LIMIT_KEYS {
+            let Some(raw) = metadata.get(key) else {
+                continue;
+            };
+            let bad = || {
+                ApiErr::bad_request(format!(
+                    "metadata {key}={raw:?}: expected a positive number"
+                ))
+            };
+            match key {
+                "e2b-local:cpus" => {
+                    let v: f64 = raw.trim().parse().map_err(|_| bad())?;
+                    if !(0.01..=1024.0).contains(&v) {
+                        return Err(bad());
+                    }
+                    l.cpus = v;
+                }
+                _ => {
+                    let v: u64 = raw.trim().parse().map_err(|_| bad())?;
+                    if v == 0 {
+                        return Err(bad());
+                    }
+                    match key {
+                        "e2b-local:memory-mb" => l.memory_mb = v.max(16),
+                        "e2b-local:pids" => l.pids = v.max(8),
+                        _ => l.disk_mb = v,
+                    }
+                }
+            }
+        }
+        Ok(l)
     }
 }
 
@@ -142,6 +194,8 @@ pub(crate) struct Daemon {
     shutting_down: AtomicBool,
     shutdown_tx: watch::Sender<bool>,
     idempotency: Mutex<HashMap<String, Arc<OnceCell<CreateOutcome>>>>,
+    /// The warm pool, when `pool_size` > 0.
+    pool: Option<Arc<pool::Pool>>,
 }
 
 impl Daemon {
@@ -159,6 +213,7 @@ impl Daemon {
             "url": self.url,
             "version": env!("CARGO_PKG_VERSION"),
             "sandboxes": self.registry.len(),
+            "warmPool": self.pool.as_ref().map_or(0, |p| p.ready_count()),
             "uptimeSeconds": self.started.elapsed().as_secs(),
             "stateDir": self.state.path().display().to_string(),
         })
@@ -250,14 +305,17 @@ impl Daemon {
                 .and_then(|n| n.get("allowOut"))
                 .and_then(|v| v.as_array())
                 .is_none_or(|a| a.is_empty());
+        let metadata = req.metadata.unwrap_or_default();
+        let limits = self.config.limits_for(&metadata)?;
         Ok(CreatePlan {
+            limits,
             template,
             alias,
             timeout,
             secure,
             traffic_token: !public_traffic,
             allow_internet_access: req.allow_internet_access.unwrap_or(true) && !deny_all,
-            metadata: req.metadata.unwrap_or_default(),
+            metadata,
             env_vars: req.env_vars.unwrap_or_default(),
             network,
             idempotency_key,
@@ -282,11 +340,20 @@ impl Daemon {
         if self.is_shutting_down() {
             return Err(shutting_down());
         }
-        let id = loop {
-            let id = ids::sandbox_id();
-            if !self.registry.contains(&id) {
-                break id;
-            }
+        // A warm sandbox when the request asks for nothing a pooled one lacks (pool.rs).
+        let warm = match &self.pool {
+            Some(pool) if self.poolable(&plan) => pool.take(&self).await,
+            _ => None,
+        };
+        let from_pool = warm.is_some();
+        let id = match &warm {
+            Some(w) => w.id.clone(),
+            None => loop {
+                let id = ids::sandbox_id();
+                if !self.registry.contains(&id) {
+                    break id;
+                }
+            },
         };
         let mut envs = plan.env_vars;
         envs.insert("E2B_SANDBOX".into(), "true".into());
@@ -298,25 +365,29 @@ impl Daemon {
             envs,
             allow_internet_access: plan.allow_internet_access,
             start_kernel: plan.template.start_kernel,
+            limits: Some(plan.limits),
         };
         let t0 = Instant::now();
-        let process = self
-            .backend
-            .spawn(&self.runtime, request)
-            .await
-            .map_err(|e| {
-                tracing::error!(
-                    "creating sandbox {id} from template {} failed: {e}",
-                    plan.template.id
-                );
-                ApiErr::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    format!(
-                        "cannot create a sandbox from template '{}': {e}",
+        let process = match warm {
+            Some(w) => w.process,
+            None => self
+                .backend
+                .spawn(&self.runtime, request)
+                .await
+                .map_err(|e| {
+                    tracing::error!(
+                        "creating sandbox {id} from template {} failed: {e}",
                         plan.template.id
-                    ),
-                )
-            })?;
+                    );
+                    ApiErr::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        format!(
+                            "cannot create a sandbox from template '{}': {e}",
+                            plan.template.id
+                        ),
+                    )
+                })?,
+        };
         let started_at = Utc::now();
         let entry = Arc::new(SandboxEntry::new(NewEntry {
             id: id.clone(),
@@ -342,8 +413,9 @@ impl Daemon {
             return Err(shutting_down());
         }
         tracing::info!(
-            "sandbox {id} created from template {} in {} ms (init pid {}, timeout {} s)",
+            "sandbox {id} created from template {}{} in {} ms (init pid {}, timeout {} s)",
             plan.template.id,
+            if from_pool { " (warm pool)" } else { "" },
             t0.elapsed().as_millis(),
             entry.process.init_pid(),
             plan.timeout.num_seconds()
@@ -358,12 +430,21 @@ impl Daemon {
         let mut end_at = entry.watch_end_at();
         let exited = entry.process.exited();
         tokio::pin!(exited);
+        let mut paused = entry.watch_paused();
         let reason = loop {
             let end = *end_at.borrow_and_update();
             let wait = (end - Utc::now()).to_std().unwrap_or(Duration::ZERO);
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {
                     if *end_at.borrow() <= Utc::now() {
+                        // As upstream: a paused sandbox does not time out; resuming it sets
+                        // a new expiry.
+                        if *paused.borrow_and_update() {
+                            tokio::select! {
+                                _ = paused.wait_for(|p| !*p) => continue,
+                                _ = &mut exited => break "its init process exited unexpectedly",
+                            }
+                        }
                         break "its timeout expired";
                     }
                 }
@@ -403,6 +484,11 @@ impl Daemon {
 
     async fn kill_all(self: &Arc<Self>) {
         self.shutting_down.store(true, Ordering::SeqCst);
+        if let Some(pool) = &self.pool {
+            for warm in pool.drain() {
+                pool::discard(self, warm).await;
+            }
+        }
         let all = self.registry.take_all();
         if all.is_empty() {
             return;
@@ -423,6 +509,37 @@ impl Daemon {
     }
 }
 
+impl Daemon {
+    /// Whether a warm sandbox can serve `plan`: the pool's template, no create-time envs
+    /// (the pooled sandbox's processes already run without them), internet access on, and
+    /// nothing else that changes how a sandbox is spawned.
+    fn poolable(&self, plan: &CreatePlan) -> bool {
+        plan.template.id == pool::POOL_TEMPLATE
+            && plan.env_vars.is_empty()
+            && plan.allow_internet_access
+            && plan.limits == self.config.limits
+    }
+
+    /// The spawn request of a pooled sandbox: what [`Daemon::spawn_sandbox`] builds for a
+    /// poolable plan. Keep the two in step.
+    fn warm_request(&self, id: &str) -> SpawnRequest {
+        let template = pool::Pool::template();
+        let envs = HashMap::from([
+            ("E2B_SANDBOX".to_string(), "true".to_string()),
+            ("E2B_SANDBOX_ID".to_string(), id.to_string()),
+            ("E2B_TEMPLATE_ID".to_string(), template.id.to_string()),
+        ]);
+        SpawnRequest {
+            sandbox_id: id.to_string(),
+            template_id: template.id.to_string(),
+            envs,
+            allow_internet_access: true,
+            start_kernel: template.start_kernel,
+            limits: Some(self.config.limits),
+        }
+    }
+}
+
 fn shutting_down() -> ApiErr {
     ApiErr::new(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -431,6 +548,7 @@ fn shutting_down() -> ApiErr {
 }
 
 struct CreatePlan {
+    limits: Limits,
     template: &'static registry::Template,
     alias: Option<String>,
     timeout: chrono::Duration,
@@ -492,10 +610,26 @@ pub async fn start(config: DaemonConfig) -> Result<DaemonHandle> {
     let addr = listener.local_addr()?;
     let url = format!("http://{addr}");
 
+    let isolation = Isolation::detect(&config.cgroup_parent());
+    for line in isolation.cgroups.reap_leftovers() {
+        tracing::warn!("cleanup after a previous daemon: {line}");
+    }
+    tracing::info!(
+        "isolation: cgroup {} under {} (memory/pids/cpu/freeze enforced: {:?}); network: {}",
+        isolation.cgroups.version(),
+        isolation.cgroups.parent().display(),
+        isolation.cgroups.enforced(),
+        isolation
+            .network
+            .unavailable_reason()
+            .unwrap_or("slirp4netns for sandboxes with internet access")
+    );
     let runtime = RuntimeConfig {
         python: config.python.clone(),
         agent: config.agent.clone(),
         run_dir,
+        limits: config.limits,
+        isolation: Arc::new(isolation),
     };
     let (shutdown_tx, _) = watch::channel(false);
     let daemon = Arc::new(Daemon {
@@ -512,6 +646,7 @@ pub async fn start(config: DaemonConfig) -> Result<DaemonHandle> {
         shutting_down: AtomicBool::new(false),
         shutdown_tx,
         idempotency: Mutex::new(HashMap::new()),
+        pool: (config.pool_size > 0).then(|| pool::Pool::new(config.pool_size)),
         config,
     });
     daemon.state.write_state(&LocalState {
@@ -529,6 +664,9 @@ pub async fn start(config: DaemonConfig) -> Result<DaemonHandle> {
     );
     if daemon.config.handle_signals {
         spawn_signal_watch(daemon.clone())?;
+    }
+    if let Some(pool) = &daemon.pool {
+        tokio::spawn(pool.clone().run(daemon.clone()));
     }
     let task = tokio::spawn(run(daemon.clone(), listener));
     Ok(DaemonHandle { daemon, addr, task })

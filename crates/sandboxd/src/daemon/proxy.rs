@@ -101,6 +101,10 @@ pub(crate) async fn handle(d: &Arc<Daemon>, req: Request<Incoming>) -> Response<
     let Some(entry) = d.registry.get(&id) else {
         return not_found(&id);
     };
+    if entry.is_paused() {
+        // As E2B's edge: a paused sandbox is not reachable until it is resumed (connect).
+        return not_found(&id);
+    }
     if port != ENVD_PORT && port != JUPYTER_PORT {
         return port_not_open(&id, port);
     }

@@ -76,6 +76,10 @@ pub struct SandboxEntry {
     pub network: Option<serde_json::Value>,
     pub process: Box<dyn LiveSandbox>,
     pub idempotency_key: Option<String>,
+    /// Frozen by `pause` (design §4.4); its timeout does not run while paused.
+    paused: watch::Sender<bool>,
+    /// Serialises pause / resume / connect transitions.
+    pub transition: tokio::sync::Mutex<()>,
 }
 
 pub struct NewEntry {
@@ -108,7 +112,21 @@ impl SandboxEntry {
             network: e.network,
             process: e.process,
             idempotency_key: e.idempotency_key,
+            paused: watch::Sender::new(false),
+            transition: tokio::sync::Mutex::new(()),
         }
+    }
+
+    pub fn is_paused(&self) -> bool {
+        *self.paused.borrow()
+    }
+
+    pub fn set_paused(&self, paused: bool) {
+        self.paused.send_replace(paused);
+    }
+
+    pub fn watch_paused(&self) -> watch::Receiver<bool> {
+        self.paused.subscribe()
     }
 
     pub fn end_at(&self) -> DateTime<Utc> {

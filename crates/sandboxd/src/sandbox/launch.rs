@@ -44,6 +44,23 @@ pub(crate) enum Step {
         slot: usize,
         target: CString,
     },
+    /// Bind mount of a path of the child's own view (e.g. a directory onto itself, to make it a
+    /// mount point that keeps its own flags).
+    BindPath {
+        source: CString,
+        target: CString,
+    },
+    /// Attaches a detached mount (an fd from `open_tree`, inherited through the clone) at
+    /// `target`.
+    MoveMount {
+        fd: RawFd,
+        target: CString,
+    },
+    Chown {
+        path: CString,
+        uid: u32,
+        gid: u32,
+    },
     Mount {
         source: CString,
         target: CString,
@@ -98,6 +115,9 @@ impl Step {
                 fstype.as_deref().map(s).unwrap_or_else(|| "bind".into())
             ),
             Step::BindSlot { slot, target } => format!("bind host path #{slot} on {}", s(target)),
+            Step::BindPath { source, target } => format!("bind {} on {}", s(source), s(target)),
+            Step::MoveMount { target, .. } => format!("attach the idmapped /usr at {}", s(target)),
+            Step::Chown { path, .. } => format!("chown {}", s(path)),
             Step::SetAttr { path, .. } => format!("set mount attributes of {}", s(path)),
             Step::WriteFile { path, .. } => format!("write {}", s(path)),
             Step::PivotRoot { new_root } => format!("pivot_root into {}", s(new_root)),
@@ -144,6 +164,11 @@ pub(crate) struct ChildPlan {
     /// `(source fd, target fd)`: after setup the child makes these its fds 0, 1, 2, 3, …
     /// (inherited by the agent); every other fd is closed on exec.
     pub fds: Vec<(RawFd, RawFd)>,
+    /// `cgroup.procs` files the parent writes the child's pid into before the child starts
+    /// its setup, so that everything it ever runs is accounted and limited.
+    pub cgroup_procs: Vec<std::path::PathBuf>,
+    /// seccomp programs (see [`super::seccomp`]) installed, in order, right before `exec`.
+    pub seccomp: Vec<seccompiler::BpfProgram>,
     pub exec: ExecSpec,
 }
 
@@ -191,6 +216,7 @@ const STEP_SETID: u32 = u32::MAX - 1;
 const STEP_FDS: u32 = u32::MAX - 2;
 const STEP_PRCTL: u32 = u32::MAX - 3;
 const STEP_EXEC: u32 = u32::MAX - 4;
+const STEP_SECCOMP: u32 = u32::MAX - 5;
 /// `STEP_OPEN | i`: opening `opens[i]`.
 const STEP_OPEN: u32 = 0x8000_0000;
 /// Most host paths one sandbox binds.
@@ -337,6 +363,14 @@ fn launch_now(plan: &ChildPlan) -> Result<Launched, LaunchError> {
                 write_proc(pid, "gid_map", &format!("{inside} {gid} 1\n"))?;
             }
         }
+        for procs in &plan.cgroup_procs {
+            std::fs::write(procs, pid.to_string()).map_err(|e| {
+                LaunchError::Other(io::Error::new(
+                    e.kind(),
+                    format!("cannot move the sandbox into {}: {e}", procs.display()),
+                ))
+            })?;
+        }
         let n = unsafe { libc::write(sync_w.as_raw_fd(), b"x".as_ptr().cast(), 1) };
         if n != 1 {
             return Err(LaunchError::Other(io::Error::last_os_error()));
@@ -376,6 +410,7 @@ fn launch_now(plan: &ChildPlan) -> Result<Launched, LaunchError> {
             STEP_FDS => "passing file descriptors to the agent".to_string(),
             STEP_PRCTL => "setting no_new_privs / parent-death signal".to_string(),
             STEP_EXEC => format!("exec of the agent {}", plan.exec.path.to_string_lossy()),
+            STEP_SECCOMP => "installing the seccomp filter".to_string(),
             i if i & STEP_OPEN != 0 => format!(
                 "opening {}",
                 plan.opens
@@ -442,9 +477,11 @@ unsafe fn child_main(
         }
     }
     if let IdMode::Root { .. } = plan.ids {
-        if libc::setresgid(0, 0, 0) != 0
-            || libc::setgroups(0, std::ptr::null()) != 0
-            || libc::setresuid(0, 0, 0) != 0
+        // Raw system calls: glibc's wrappers run its "setxid" broadcast to the threads it
+        // believes exist (the parent's, copied state) and can wait forever on a futex.
+        if libc::syscall(libc::SYS_setresgid, 0, 0, 0) != 0
+            || libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()) != 0
+            || libc::syscall(libc::SYS_setresuid, 0, 0, 0) != 0
         {
             fail(err_fd, STEP_SETID);
         }
@@ -494,6 +531,21 @@ unsafe fn child_main(
         || libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0
     {
         fail(err_fd, STEP_PRCTL);
+    }
+    for prog in &plan.seccomp {
+        let fprog = libc::sock_fprog {
+            len: prog.len() as libc::c_ushort,
+            filter: prog.as_ptr() as *mut libc::sock_filter,
+        };
+        if libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            0,
+            &fprog as *const libc::sock_fprog,
+        ) != 0
+        {
+            fail(err_fd, STEP_SECCOMP);
+        }
     }
     // The launcher thread blocks every signal; the agent starts with none blocked.
     let mut empty: libc::sigset_t = std::mem::zeroed();
@@ -617,6 +669,22 @@ unsafe fn run_step(step: &Step, slots: &[RawFd]) -> libc::c_int {
                 std::ptr::null(),
             )
         }
+        Step::BindPath { source, target } => libc::mount(
+            source.as_ptr(),
+            target.as_ptr(),
+            std::ptr::null(),
+            libc::MS_BIND | libc::MS_REC,
+            std::ptr::null(),
+        ),
+        Step::MoveMount { fd, target } => libc::syscall(
+            libc::SYS_move_mount,
+            *fd,
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            target.as_ptr(),
+            libc::MOVE_MOUNT_F_EMPTY_PATH,
+        ) as libc::c_int,
+        Step::Chown { path, uid, gid } => libc::chown(path.as_ptr(), *uid, *gid),
         Step::SetAttr { path, attr_set } => {
             let attr = MountAttr {
                 attr_set: *attr_set,

@@ -8,11 +8,19 @@
 //! whose pid 1 is the agent ([`crate::agent`]). As root, sandbox uids/gids 0..65535 map to
 //! host [`SUBID_BASE`]..; as an ordinary user, only sandbox uid/gid 1000 exists, mapped to the
 //! daemon's own ids (everything, agent included, runs as `user` then). The root file system is
-//! built by [`rootfs`]; the fork-safe launch is in [`launch`].
+//! built by [`rootfs`] (with [`idmap`] for a root daemon's writable `/usr`); the fork-safe
+//! launch is in [`launch`]. Confinement: [`cgroup`] (limits, freeze, kill), [`seccomp`]
+//! (installed before the agent's exec), [`landlock`] (applied by the agent), [`network`]
+//! (optional user-mode outbound stack). `docs/security.md` says what each one protects.
 
+pub mod cgroup;
+mod idmap;
+pub mod landlock;
 mod launch;
+pub mod network;
 mod python_env;
 mod rootfs;
+pub mod seccomp;
 
 use std::collections::HashMap;
 use std::ffi::CString;
@@ -29,8 +37,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 
 use crate::agent::config::{self as agent_config, AgentConfig};
+use cgroup::{Cgroups, SandboxCgroup};
 use launch::{ChildPlan, ExecSpec, IdMode, LaunchError};
+use network::{Network, SlirpHandle};
 
+pub use cgroup::Limits;
 pub use python_env::PythonEnv;
 pub use rootfs::{HOSTNAME, USER_ID};
 
@@ -66,8 +77,69 @@ pub struct RuntimeConfig {
     pub agent: AgentLauncher,
     /// Host directory (0700) under which each sandbox gets a private runtime directory.
     pub run_dir: PathBuf,
+    /// Limits of a sandbox whose request names none.
+    pub limits: Limits,
+    /// What this host offers for confinement, detected once per daemon.
+    pub isolation: Arc<Isolation>,
 }
 
+impl RuntimeConfig {
+    /// Default limits; cgroups under `e2b-local/test` (for tests and embedders).
+    pub fn new(python: PathBuf, agent: AgentLauncher, run_dir: PathBuf) -> RuntimeConfig {
+        RuntimeConfig {
+            python,
+            agent,
+            run_dir,
+            limits: Limits::default(),
+            isolation: Arc::new(Isolation::detect("e2b-local/test")),
+        }
+    }
+}
+
+/// The host's confinement facilities, as far as this daemon can use them.
+#[derive(Debug)]
+pub struct Isolation {
+    pub cgroups: Cgroups,
+    pub network: Network,
+}
+
+impl Isolation {
+    /// Detects cgroups (creating `cgroup_parent` in each usable hierarchy) and the network
+    /// stack, and logs what is not available.
+    pub fn detect(cgroup_parent: &str) -> Isolation {
+        let iso = Isolation {
+            cgroups: Cgroups::detect(cgroup_parent),
+            network: Network::detect(),
+        };
+        for m in iso.cgroups.missing() {
+            tracing::warn!("sandbox limits: {m}");
+        }
+        iso
+    }
+
+    /// Sentences for `localNotes` about what this host cannot enforce for every sandbox.
+    fn notes(&self) -> Vec<String> {
+        let (memory, pids, cpu, freeze) = self.cgroups.enforced();
+        let mut out = Vec::new();
+        let mut not = Vec::new();
+        for (ok, what) in [(memory, "memory"), (pids, "pids"), (cpu, "cpu")] {
+            if !ok {
+                not.push(what);
+            }
+        }
+        if !not.is_empty() {
+            out.push(format!(
+                "{} limits are not enforced on this host: {}",
+                not.join(", "),
+                self.cgroups.missing().join("; ")
+            ));
+        }
+        if !freeze {
+            out.push("pause is not available (no freezer cgroup)".into());
+        }
+        out
+    }
+}
 /// What to create.
 #[derive(Debug, Clone)]
 pub struct SpawnRequest {
@@ -81,6 +153,21 @@ pub struct SpawnRequest {
     /// Start the default Python kernel right away (code-interpreter templates), so the first
     /// `run_code` does not pay the kernel start.
     pub start_kernel: bool,
+    /// Resource limits; `None` = [`RuntimeConfig::limits`].
+    pub limits: Option<Limits>,
+}
+
+impl Default for SpawnRequest {
+    fn default() -> Self {
+        SpawnRequest {
+            sandbox_id: String::new(),
+            template_id: "base".into(),
+            envs: HashMap::new(),
+            allow_internet_access: false,
+            start_kernel: false,
+            limits: None,
+        }
+    }
 }
 
 /// Why a sandbox could not be created; the message says what to do.
@@ -105,6 +192,10 @@ pub struct SandboxProcess {
     pidfd: Arc<OwnedFd>,
     exit: watch::Receiver<Option<i32>>,
     removed: Mutex<bool>,
+    cgroup: Option<Arc<SandboxCgroup>>,
+    slirp: Option<Arc<SlirpHandle>>,
+    limits: Limits,
+    notes: Vec<String>,
 }
 
 impl SandboxProcess {
@@ -115,6 +206,8 @@ impl SandboxProcess {
     ) -> Result<SandboxProcess, SpawnError> {
         check_id(&req.sandbox_id)?;
         let ids = id_mode()?;
+        let limits = req.limits.unwrap_or(rt.limits);
+        let mut notes = rt.isolation.notes();
         let py = python_env::discover(&rt.python).await?;
         if req.start_kernel && !py.has_ipykernel {
             return Err(missing_ipykernel(&rt.python));
@@ -138,6 +231,17 @@ impl SandboxProcess {
                 ))
             })?;
         let guard = DirGuard(Some(sandbox_dir.clone()));
+        let cgroup = if rt.isolation.cgroups.enforced() == (false, false, false, false) {
+            None
+        } else {
+            Some(Arc::new(
+                rt.isolation
+                    .cgroups
+                    .create(&req.sandbox_id, &limits)
+                    .map_err(|e| SpawnError::Setup(e.to_string()))?,
+            ))
+        };
+        let mut cgroup_guard = CgroupGuard(cgroup.clone());
         let agent_socket = sandbox_dir.join("agent.sock");
         let listener = std::os::unix::net::UnixListener::bind(&agent_socket).map_err(|e| {
             SpawnError::Setup(format!(
@@ -154,10 +258,17 @@ impl SandboxProcess {
             start_kernel: req.start_kernel,
             python: rt.python.clone(),
             python_has_ipykernel: py.has_ipykernel,
+            kernels: py.kernels.clone(),
             user_ids: match ids {
                 IdMode::Root { .. } => Some((USER_ID, USER_ID)),
                 IdMode::Unprivileged { .. } => None,
             },
+            memory_limit_mb: None,
+        };
+        let memory_events = cgroup.as_ref().and_then(|c| c.open_memory_events());
+        let config = AgentConfig {
+            memory_limit_mb: memory_events.as_ref().map(|_| limits.memory_mb),
+            ..config
         };
         let config_fd = memfd_with(&serde_json::to_vec(&config).expect("config serialises"))?;
         let log = std::fs::OpenOptions::new()
@@ -172,11 +283,25 @@ impl SandboxProcess {
             .custom_flags(libc::O_CLOEXEC)
             .open("/dev/null")?;
 
+        // Root daemon: an idmapped /usr under a writable overlay; unprivileged: read-only.
+        let usr_lower = match ids {
+            IdMode::Root { base, count } => match idmap::idmapped_usr(base, count) {
+                Ok(fd) => Some(fd),
+                Err(e) => {
+                    tracing::warn!("sandbox {}: /usr stays read-only: {e}", req.sandbox_id);
+                    notes.push(format!("/usr is read-only in this sandbox: {e}"));
+                    None
+                }
+            },
+            IdMode::Unprivileged { .. } => None,
+        };
         let root = rootfs::plan(&rootfs::RootfsSpec {
             sandbox_id: &req.sandbox_id,
             template_id: &req.template_id,
             python_binds: &python_binds,
             full_id_range: matches!(ids, IdMode::Root { .. }),
+            layer_mb: limits.disk_mb,
+            usr_lower_fd: usr_lower.as_ref().map(|f| f.as_raw_fd()),
         })?;
 
         let mut keep: Vec<OwnedFd> = Vec::new();
@@ -187,6 +312,9 @@ impl SandboxProcess {
             (listener.as_raw_fd(), agent_config::LISTEN_FD),
             (config_fd.as_raw_fd(), agent_config::CONFIG_FD),
         ];
+        if let Some(f) = &memory_events {
+            fds.push((f.as_raw_fd(), agent_config::MEMORY_EVENTS_FD));
+        }
         let mut envp = vec![
             cstring("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
             cstring("LANG=C.UTF-8"),
@@ -245,10 +373,50 @@ impl SandboxProcess {
             steps: root.steps,
             fds,
             exec,
+            cgroup_procs: cgroup
+                .as_ref()
+                .map(|c| c.paths().iter().map(|p| p.join("cgroup.procs")).collect())
+                .unwrap_or_default(),
+            seccomp: seccomp_programs()?,
         };
         let launched = launch::launch(plan).await.map_err(launch_error)?;
         // The child has its own copies now.
-        drop((keep, listener, config_fd, log, devnull));
+        drop((
+            keep,
+            listener,
+            config_fd,
+            log,
+            devnull,
+            memory_events,
+            usr_lower,
+        ));
+
+        let mut slirp = None;
+        if req.allow_internet_access {
+            if let Some(reason) = rt.isolation.network.unavailable_reason() {
+                tracing::warn!(
+                    "sandbox {} asked for internet access: {reason}",
+                    req.sandbox_id
+                );
+                notes.push(format!("allow_internet_access was requested but {reason}"));
+            } else {
+                let network = rt.isolation.network.clone();
+                let pid = launched.pid;
+                match tokio::task::spawn_blocking(move || network.attach(pid)).await {
+                    Ok(Ok(handle)) => slirp = handle.map(Arc::new),
+                    Ok(Err(e)) => {
+                        kill_and_reap(launched.pid);
+                        return Err(SpawnError::Setup(format!(
+                            "cannot attach the user-mode network (slirp4netns): {e}"
+                        )));
+                    }
+                    Err(e) => {
+                        kill_and_reap(launched.pid);
+                        return Err(SpawnError::Setup(format!("network task failed: {e}")));
+                    }
+                }
+            }
+        }
 
         let (exit_tx, exit) = watch::channel(None);
         let pidfd = Arc::new(launched.pidfd);
@@ -260,9 +428,14 @@ impl SandboxProcess {
             pidfd,
             exit,
             removed: Mutex::new(false),
+            cgroup,
+            slirp,
+            limits,
+            notes,
         };
         let mut guard = guard;
         guard.0 = None; // `sandbox` owns the directory now (its Drop removes it).
+        cgroup_guard.0 = None; // … and the cgroup.
         if let Err(e) = sandbox.wait_ready().await {
             let log = sandbox.agent_log_tail();
             sandbox.kill().await;
@@ -296,12 +469,61 @@ impl SandboxProcess {
         *self.exit.borrow()
     }
 
-    /// Kills every process of the sandbox and removes its mounts and runtime files.
-    /// Idempotent.
+    /// Kills every process of the sandbox and removes its mounts, cgroups, network helper
+    /// and runtime files. Idempotent.
     pub async fn kill(&self) {
         self.signal_kill();
         self.exited().await;
+        let cgroup = self.cgroup.clone();
+        let slirp = self.slirp.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Some(s) = slirp {
+                s.stop();
+            }
+            if let Some(c) = cgroup {
+                if !c.remove_blocking(Duration::from_secs(5)) {
+                    tracing::warn!("cannot remove cgroups {:?}", c.paths());
+                }
+            }
+        })
+        .await;
         self.remove_dir();
+    }
+
+    /// Resource limits this sandbox runs with.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// What this sandbox lacks compared with the full isolation (for `localNotes`).
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
+    /// The sandbox's cgroup directories on the host (empty without cgroups).
+    pub fn cgroup_paths(&self) -> Vec<PathBuf> {
+        self.cgroup.as_ref().map(|c| c.paths()).unwrap_or_default()
+    }
+
+    /// Host pid of its slirp4netns, if it has outbound network.
+    pub fn network_helper_pid(&self) -> Option<u32> {
+        self.slirp.as_ref().and_then(|s| s.pid())
+    }
+
+    /// OOM kills in the sandbox so far (`None` without a memory cgroup).
+    pub fn oom_kills(&self) -> Option<u64> {
+        self.cgroup.as_ref().and_then(|c| c.oom_kills())
+    }
+
+    /// Freezes (pause) or thaws (resume) every process of the sandbox; memory is kept.
+    pub async fn set_frozen(&self, frozen: bool) -> Result<(), String> {
+        let Some(cg) = self.cgroup.clone() else {
+            return Err("pausing needs a freezer cgroup, which this host does not offer".into());
+        };
+        tokio::task::spawn_blocking(move || cg.set_frozen(frozen))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())
     }
 
     /// Resolves when the sandbox's init has exited (killed, crashed or OOM).
@@ -318,6 +540,11 @@ impl SandboxProcess {
     }
 
     fn signal_kill(&self) {
+        // v2 cgroup.kill, or SIGKILL to every member and a thaw (frozen tasks die only once
+        // thawed).
+        if let Some(c) = &self.cgroup {
+            c.kill_all();
+        }
         // Killing pid 1 of a pid namespace kills every process in it. The pidfd cannot hit a
         // recycled pid.
         unsafe {
@@ -364,7 +591,50 @@ impl Drop for SandboxProcess {
     fn drop(&mut self) {
         self.signal_kill();
         self.remove_dir();
+        let cgroup = self.cgroup.take();
+        let slirp = self.slirp.take();
+        if cgroup.is_some() || slirp.is_some() {
+            // Exiting tasks keep a cgroup busy for a moment; do not block the dropping thread.
+            std::thread::spawn(move || {
+                drop(slirp);
+                if let Some(c) = cgroup {
+                    c.remove_blocking(Duration::from_secs(5));
+                }
+            });
+        }
     }
+}
+
+/// Removes a half-created sandbox's cgroups on early return.
+struct CgroupGuard(Option<Arc<SandboxCgroup>>);
+
+impl Drop for CgroupGuard {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.take() {
+            std::thread::spawn(move || {
+                c.kill_all();
+                c.remove_blocking(Duration::from_secs(5));
+            });
+        }
+    }
+}
+
+/// For a sandbox given up during creation: its init dies at once (SIGKILL), so the wait is
+/// short.
+fn kill_and_reap(pid: i32) {
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+        libc::waitpid(pid, std::ptr::null_mut(), 0);
+    }
+}
+
+fn seccomp_programs() -> Result<Vec<seccompiler::BpfProgram>, SpawnError> {
+    static PROGRAMS: std::sync::OnceLock<Result<Vec<seccompiler::BpfProgram>, String>> =
+        std::sync::OnceLock::new();
+    PROGRAMS
+        .get_or_init(seccomp::programs)
+        .clone()
+        .map_err(SpawnError::Setup)
 }
 
 /// Removes a half-created sandbox directory on early return.

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use serde::Deserialize;
 
 use super::SpawnError;
+use crate::agent::config::{KernelCatalog, KERNEL_PROBE_DEFS};
 
 /// What the sandbox needs to know about one interpreter.
 #[derive(Debug, Clone)]
@@ -24,6 +25,8 @@ pub struct PythonEnv {
     pub has_ipykernel: bool,
     /// `sys.version`, for messages.
     pub version: String,
+    /// Kernels other than ipykernel the environment offers (deno, bash_kernel, kernelspecs).
+    pub kernels: KernelCatalog,
 }
 
 #[derive(Deserialize)]
@@ -38,6 +41,8 @@ struct Probe {
     path: Vec<String>,
     has_ipykernel: bool,
     version: String,
+    #[serde(default)]
+    kernels: KernelCatalog,
 }
 
 const PROBE: &str = r#"
@@ -50,6 +55,7 @@ print(json.dumps(dict(
     path=[p for p in sys.path if p],
     has_ipykernel=importlib.util.find_spec("ipykernel") is not None,
     version=sys.version.split()[0],
+    kernels=_e2b_kernels(),
 )))
 "#;
 
@@ -83,7 +89,7 @@ fn probe(python: &Path) -> Result<PythonEnv, SpawnError> {
         )));
     }
     let out = std::process::Command::new(python)
-        .args(["-s", "-c", PROBE])
+        .args(["-s", "-c", &format!("{KERNEL_PROBE_DEFS}\n{PROBE}")])
         .env_clear()
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")
         .env("LANG", "C.UTF-8")
@@ -136,6 +142,7 @@ fn probe(python: &Path) -> Result<PythonEnv, SpawnError> {
         binds,
         has_ipykernel: probe.has_ipykernel,
         version: probe.version,
+        kernels: probe.kernels,
     })
 }
 

@@ -1,10 +1,21 @@
 //! The sandbox's root filesystem, as a list of [`Step`]s for the fork-safe child.
 //!
-//! Layout (platform-notes §2): a tmpfs root (read-only once built) with merged-/usr symlinks;
-//! `/usr` bound read-only; a filtered, read-only `/etc` (a few host files plus generated
-//! `passwd`, `group`, `hosts`, `hostname`, `nsswitch.conf`); a fresh `/proc` and read-only
-//! `/sys`; a minimal `/dev`; tmpfs `/tmp`, `/home/user` (owned by the sandbox user) and `/run`
-//! (with `/run/e2b` markers); the Python environment bound read-only at its host paths.
+//! Layout (platform-notes §2): one tmpfs, **the writable layer**, sized by the disk limit,
+//! holds everything the sandbox writes — the root directory with `/tmp`, `/home/user`,
+//! `/root`, `/etc`, `/var`, … and, for a root daemon, the upper layer of the `/usr` overlay —
+//! so one quota covers every write and all of it vanishes with the sandbox's mount namespace.
+//!
+//! * root daemon: `/` stays writable; `/usr` is an overlay whose lower layer is an idmapped,
+//!   read-only view of the host `/usr` ([`super::idmap`]), so `pip install` and writes
+//!   anywhere succeed inside and never reach the host.
+//! * unprivileged daemon: `/usr` is bound read-only and `/` is remounted read-only; `/tmp`
+//!   and `/home/user` (with `~/.local`, i.e. user site-packages) stay writable.
+//!
+//! Also: a filtered `/etc` (a few host files bound read-only plus generated `passwd`, `group`,
+//! `hosts`, `hostname`, `nsswitch.conf`); a fresh `/proc` whose `/proc/sys` is read-only (and
+//! `user.max_user_namespaces` 0 in the sandbox's own user namespace); read-only `/sys`; a
+//! minimal `/dev`; a tmpfs `/run` (with `/run/e2b` markers); the Python environment bound
+//! read-only at its host paths.
 //!
 //! Every host path the sandbox gets is opened here (`O_PATH`) by the daemon and bound from
 //! `/proc/self/fd/N`: the child runs as the sandbox's root (an unprivileged host uid) and
@@ -23,10 +34,9 @@ pub const USER_ID: u32 = 1000;
 /// Hostname inside every sandbox.
 pub const HOSTNAME: &str = "sandbox";
 
-/// tmpfs sizes (hard caps on what each can hold; memory limits come with cgroups).
-const TMP_SIZE: &str = "1g";
-const HOME_SIZE: &str = "1g";
+/// Sizes of the small extra tmpfs mounts (the writable layer is sized by the disk limit).
 const SHM_SIZE: &str = "64m";
+const RUN_SIZE: &str = "16m";
 
 /// Host `/etc` entries the sandbox sees (read-only), if they exist.
 const ETC_KEEP: &[&str] = &[
@@ -77,6 +87,11 @@ pub struct RootfsSpec<'a> {
     /// Sandbox root (uid/gid 0) exists, i.e. the full id range is mapped (root daemon). In
     /// unprivileged mode only the user's id is mapped, so no mount may name another id.
     pub full_id_range: bool,
+    /// Size of the writable layer in MiB.
+    pub layer_mb: u64,
+    /// An fd (inherited through the clone) of a detached idmapped `/usr` to use as the
+    /// overlay lower layer; `None` binds `/usr` read-only.
+    pub usr_lower_fd: Option<std::os::fd::RawFd>,
 }
 
 /// The steps plus the host paths the child opens for its binds (see `ChildPlan::opens`).
@@ -215,26 +230,73 @@ impl Builder {
 /// Builds the steps that turn the child's private mount namespace into the sandbox's root and
 /// `pivot_root` into it.
 pub fn plan(spec: &RootfsSpec<'_>) -> Result<RootfsPlan, SpawnError> {
+    let staging = staging_dir();
     let mut b = Builder {
-        root: staging_dir().to_string(),
+        root: format!("{staging}/root"),
         steps: Vec::new(),
         opens: Vec::new(),
     };
     let nosuid_nodev = libc::MS_NOSUID | libc::MS_NODEV;
+    let writable_root = spec.usr_lower_fd.is_some();
     b.steps.push(Step::MakeRprivate);
-    b.tmpfs("", nosuid_nodev, "mode=0755,size=1m");
+    // The writable layer, mounted over the staging dir of the child's private namespace: the
+    // new root is its `root/` subdirectory; the overlay's upper/work dirs sit beside it,
+    // invisible once the old root is detached.
+    b.steps.push(Step::Mount {
+        source: cstr("e2b-layer"),
+        target: cstr(staging),
+        fstype: Some(cstr("tmpfs")),
+        flags: nosuid_nodev,
+        data: Some(cstr(format!("mode=0755,size={}m", spec.layer_mb.max(1)))),
+        optional: false,
+    });
+    b.steps.push(Step::Mkdir {
+        path: cstr(format!("{staging}/root")),
+        mode: 0o755,
+        traversable: false,
+    });
+    // pivot_root needs the new root to be a mount point.
+    b.steps.push(Step::BindPath {
+        source: b.p(""),
+        target: b.p(""),
+    });
 
     // Merged /usr.
-    b.bind(Path::new("/usr"), "/usr", false)?;
+    if let Some(fd) = spec.usr_lower_fd {
+        for d in ["usr-lower", "usr-upper", "usr-work"] {
+            b.steps.push(Step::Mkdir {
+                path: cstr(format!("{staging}/{d}")),
+                mode: 0o755,
+                traversable: false,
+            });
+        }
+        b.steps.push(Step::MoveMount {
+            fd,
+            target: cstr(format!("{staging}/usr-lower")),
+        });
+        b.mkdir("/usr", 0o755);
+        b.steps.push(Step::Mount {
+            source: cstr("overlay"),
+            target: b.p("/usr"),
+            fstype: Some(cstr("overlay")),
+            flags: nosuid_nodev,
+            data: Some(cstr(format!(
+                "lowerdir={staging}/usr-lower,upperdir={staging}/usr-upper,\
+                 workdir={staging}/usr-work,userxattr"
+            ))),
+            optional: false,
+        });
+    } else {
+        b.bind(Path::new("/usr"), "/usr", false)?;
+    }
     for dir in ["bin", "sbin", "lib", "lib64", "lib32", "libx32"] {
         if Path::new("/usr").join(dir).is_dir() {
             b.symlink(&format!("usr/{dir}"), &format!("/{dir}"));
         }
     }
 
-    // /etc: a tmpfs with a few host entries and generated identity files.
+    // /etc: a few host entries (read-only binds) and generated identity files.
     b.mkdir("/etc", 0o755);
-    b.tmpfs("/etc", nosuid_nodev, "mode=0755,size=1m");
     let mut etc_entries: Vec<String> = ETC_KEEP.iter().map(|s| s.to_string()).collect();
     if let Ok(rd) = std::fs::read_dir("/etc") {
         for e in rd.flatten() {
@@ -257,7 +319,10 @@ pub fn plan(spec: &RootfsSpec<'_>) -> Result<RootfsPlan, SpawnError> {
     b.write("/etc/hosts", HOSTS.as_bytes(), 0o644);
     b.write("/etc/hostname", format!("{HOSTNAME}\n").as_bytes(), 0o644);
     b.write("/etc/nsswitch.conf", NSSWITCH.as_bytes(), 0o644);
-    b.set_attr("/etc", RO);
+    if spec.full_id_range {
+        // DNS of the user-mode network stack, when there is one (harmless without).
+        b.write("/etc/resolv.conf", b"nameserver 10.0.2.3\n", 0o644);
+    }
 
     // Kernel interfaces.
     b.mkdir("/proc", 0o555);
@@ -269,6 +334,20 @@ pub fn plan(spec: &RootfsSpec<'_>) -> Result<RootfsPlan, SpawnError> {
         data: None,
         optional: false,
     });
+    // No nested user namespaces (scoped to the sandbox's own user namespace; seccomp denies
+    // them too), then /proc/sys read-only: sandbox root owns its namespaces' sysctls.
+    if spec.full_id_range {
+        b.steps.push(Step::WriteFile {
+            path: b.p("/proc/sys/user/max_user_namespaces"),
+            contents: b"0".to_vec(),
+            mode: 0o644,
+        });
+    }
+    b.steps.push(Step::BindPath {
+        source: b.p("/proc/sys"),
+        target: b.p("/proc/sys"),
+    });
+    b.set_attr("/proc/sys", RO | libc::MOUNT_ATTR_NOEXEC);
     b.mkdir("/sys", 0o555);
     b.steps.push(Step::Mount {
         source: cstr("sysfs"),
@@ -314,21 +393,34 @@ pub fn plan(spec: &RootfsSpec<'_>) -> Result<RootfsPlan, SpawnError> {
         &format!("mode=1777,size={SHM_SIZE}"),
     );
 
-    // Writable places.
+    // Writable places, all on the layer.
     b.mkdir("/tmp", 0o1777);
-    b.tmpfs("/tmp", nosuid_nodev, &format!("mode=1777,size={TMP_SIZE}"));
     b.mkdir("/home", 0o755);
     b.mkdir("/home/user", 0o755);
-    b.tmpfs(
-        "/home/user",
-        nosuid_nodev,
-        &format!("mode=0755,uid={USER_ID},gid={USER_ID},size={HOME_SIZE}"),
-    );
+    if spec.full_id_range {
+        let path = b.p("/home/user");
+        b.steps.push(Step::Chown {
+            path,
+            uid: USER_ID,
+            gid: USER_ID,
+        });
+    }
+    if !writable_root {
+        // Mount points of their own, so they stay writable when `/` turns read-only.
+        for d in ["/tmp", "/home/user"] {
+            b.steps.push(Step::BindPath {
+                source: b.p(d),
+                target: b.p(d),
+            });
+        }
+    }
     b.mkdir("/root", 0o700);
-    b.mkdir("/var", 0o755);
+    for d in ["/opt", "/srv", "/mnt", "/var", "/var/lib", "/var/cache"] {
+        b.mkdir(d, 0o755);
+    }
     b.symlink("/tmp", "/var/tmp");
     b.mkdir("/run", 0o755);
-    b.tmpfs("/run", nosuid_nodev, "mode=0755,size=8m");
+    b.tmpfs("/run", nosuid_nodev, &format!("mode=0755,size={RUN_SIZE}"));
     b.mkdir("/run/e2b", 0o755);
     b.write("/run/e2b/.E2B_SANDBOX", b"true", 0o644);
     b.write(
@@ -357,11 +449,12 @@ pub fn plan(spec: &RootfsSpec<'_>) -> Result<RootfsPlan, SpawnError> {
 
     let new_root = b.p("");
     b.steps.push(Step::PivotRoot { new_root });
+    let ro = if writable_root { 0 } else { libc::MS_RDONLY };
     b.steps.push(Step::Mount {
         source: cstr("none"),
         target: cstr("/"),
         fstype: None,
-        flags: libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | nosuid_nodev,
+        flags: libc::MS_REMOUNT | libc::MS_BIND | ro | nosuid_nodev,
         data: None,
         optional: false,
     });
@@ -392,10 +485,12 @@ mod tests {
             template_id: "base",
             python_binds: &binds,
             full_id_range: true,
+            layer_mb: 64,
+            usr_lower_fd: None,
         })
         .unwrap();
         let d = describe(&plan.steps);
-        let root = staging_dir();
+        let root = format!("{}/root", staging_dir());
         assert!(matches!(plan.steps[0], Step::MakeRprivate));
         assert!(matches!(plan.steps.last(), Some(Step::Chdir { .. })));
         let pos = |needle: &str| {
@@ -406,7 +501,9 @@ mod tests {
         // tmpfs /home/user is mounted before the python binds land on top of it, and
         // everything happens before pivot_root.
         assert!(pos(&format!("{root}/home/user\"")) < pos("PivotRoot"));
-        assert!(pos(&format!("{root}/usr/lib/python3\"")) > pos("uid=1000"));
+        assert!(pos(&format!("{root}/usr/lib/python3\"")) > pos("Chown"));
+        // One writable layer (the disk quota) is mounted first, sized by the disk limit.
+        assert!(pos("size=64m") < pos("PivotRoot"));
         assert!(pos("E2B_SANDBOX_ID") < pos("PivotRoot"));
         // Every bind has its source path; nothing of /root, /work or the host /tmp is bound.
         let binds = d.iter().filter(|s| s.starts_with("BindSlot")).count();

@@ -89,11 +89,11 @@ pub fn test_env(need_kernel: bool) -> Option<TestEnv> {
         .expect("tempdir");
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
     Some(TestEnv {
-        rt: RuntimeConfig {
+        rt: RuntimeConfig::new(
             python,
-            agent: AgentLauncher::Executable(exe),
-            run_dir: dir.path().to_path_buf(),
-        },
+            AgentLauncher::Executable(exe),
+            dir.path().to_path_buf(),
+        ),
         has_ipykernel,
         _dir: dir,
     })
@@ -111,6 +111,7 @@ pub fn request(id: &str, start_kernel: bool) -> SpawnRequest {
         envs,
         allow_internet_access: false,
         start_kernel,
+        limits: None,
     }
 }
 

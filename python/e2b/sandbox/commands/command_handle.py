@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Generic, Optional, TypeVar
+from typing import Generic, List, Optional, TypeVar
 
 from e2b.exceptions import SandboxException
 
@@ -15,6 +15,12 @@ PtyOutput = bytes
 """PTY output."""
 
 OutputT = TypeVar("OutputT", bound=Optional[str])
+"""Type of the accumulated output: ``None`` with ``retain_output=False``, ``str`` otherwise."""
+
+
+def join_output(chunks: Optional[List[str]]) -> Optional[str]:
+    """Joins accumulated output chunks, or ``None`` when output is not retained."""
+    return None if chunks is None else "".join(chunks)
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 if TYPE_CHECKING:  # pragma: no cover
     from e2b.sandbox.filesystem.filesystem import EntryInfo
@@ -33,5 +33,17 @@ class FilesystemEvent:
     """Path of the entry, relative to the watched directory."""
     type: FilesystemEventType
     """What happened."""
-    entry: Optional["EntryInfo"] = None
+    entry: Optional[EntryInfo] = None
     """Entry info, when requested with ``include_entry`` and still available."""
+
+
+def map_event(raw: Any) -> FilesystemEvent:
+    """Builds a :class:`FilesystemEvent` from the native client's ``(name, type, entry)``."""
+    from e2b.sandbox.filesystem.filesystem import map_entry_info
+
+    name, kind, entry = raw
+    return FilesystemEvent(
+        name=name,
+        type=FilesystemEventType(kind),
+        entry=map_entry_info(entry) if entry is not None else None,
+    )

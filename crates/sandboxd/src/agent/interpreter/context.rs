@@ -3,9 +3,13 @@
 //!
 //! Per execution the actor turns the kernel's iopub/shell messages into NDJSON lines
 //! (protocol.md §8.9) and pushes them into a small bounded channel that the HTTP response
-//! drains, so a slow reader slows the kernel down instead of growing memory here. When the
-//! response is dropped (client gone) the cell is interrupted with SIGINT, repeated every
-//! [`INTERRUPT_EVERY`] until the kernel reports it idle, so the next execution starts promptly.
+//! drains, so a slow reader slows the kernel down instead of growing memory here. An
+//! execution's stdout/stderr text and results are capped ([`MAX_STREAM_BYTES`],
+//! [`MAX_RESULT_BYTES`]): past a cap the output is dropped (the cell keeps running) and a
+//! notice says so. When the response is dropped (client gone) the cell is interrupted (SIGINT
+//! or `interrupt_request`, per kernel), repeated every [`INTERRUPT_EVERY`] until the kernel
+//! reports it idle, so the next execution starts promptly; a kernel still busy after
+//! [`INTERRUPT_GRACE`] is restarted instead.
 //!
 //! If the kernel dies, the running execution ends with an error line and the kernel is
 //! restarted at once, under the same context id (state is lost, as with a Jupyter restart).
@@ -14,10 +18,14 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use e2b_wire::execution::{Context, OutputLine, ResultLine};
+use e2b_wire::execution::{
+    output_truncated_notice, Context, OutputLine, ResultLine, StreamCap, MAX_RESULT_BYTES,
+    MAX_STREAM_BYTES,
+};
 use serde_json::{Map, Value};
 use tokio::sync::{mpsc, oneshot};
 
+use super::catalog::{Kernels, Launch};
 use super::kernel::{Kernel, KernelSpec};
 use super::language::Language;
 use super::wire::{wire_timestamp, Incoming};
@@ -26,6 +34,8 @@ use crate::agent::reaper::{describe_status, Reaper};
 
 /// How often an abandoned execution is interrupted again until it stops.
 const INTERRUPT_EVERY: Duration = Duration::from_millis(500);
+/// How long an abandoned execution may ignore interrupts before its kernel is restarted.
+const INTERRUPT_GRACE: Duration = Duration::from_secs(3);
 /// Lines converted but not yet taken by the HTTP response.
 const PENDING_MAX: usize = 16;
 /// Executions waiting for a context.
@@ -39,6 +49,8 @@ pub const HOME: &str = "/home/user";
 /// What every context of the sandbox shares.
 pub struct Shared {
     pub kernel: KernelSpec,
+    /// Which kernel serves which language.
+    pub kernels: Kernels,
     pub reaper: Arc<Reaper>,
     pub global_envs: BTreeMap<String, String>,
 }
@@ -70,10 +82,15 @@ impl ContextHandle {
         language: Language,
         cwd: &str,
     ) -> Result<ContextHandle, String> {
+        let launch = shared
+            .kernels
+            .launch(&language)
+            .map_err(|e| e.to_string())?;
         let id = uuid::Uuid::new_v4().to_string();
         let mut actor = Actor {
             id: id.clone(),
-            language,
+            language: language.clone(),
+            launch,
             cwd: cwd.to_string(),
             shared,
             kernel: None,
@@ -120,6 +137,7 @@ impl ContextHandle {
 struct Actor {
     id: String,
     language: Language,
+    launch: Launch,
     cwd: String,
     shared: Arc<Shared>,
     kernel: Option<Kernel>,
@@ -129,21 +147,25 @@ struct Actor {
 enum JobEnd {
     Done,
     KernelDied,
+    /// Interrupts did not stop the abandoned cell: restart the kernel.
+    Unresponsive,
     Restart(oneshot::Sender<Result<(), String>>),
     Shutdown(oneshot::Sender<()>),
 }
 
 impl Actor {
     async fn start_kernel(&mut self) -> Result<Kernel, String> {
+        // The working directory is the kernel process's own (every language then reports it
+        // from getcwd/process.cwd()/pwd/user.dir, with no per-language snippet).
         let name = format!("{}-{}", self.id, uuid::Uuid::new_v4().simple());
-        let mut kernel = Kernel::start(&self.shared.kernel, &self.shared.reaper, &name).await?;
-        if self.cwd != HOME {
-            let code = self.language.chdir_code(&self.cwd);
-            run_silent(&mut kernel, &code)
-                .await
-                .map_err(|e| format!("cannot change to {}: {e}", self.cwd))?;
-        }
-        Ok(kernel)
+        Kernel::start(
+            &self.shared.kernel,
+            &self.launch,
+            &self.shared.reaper,
+            &name,
+            &self.cwd,
+        )
+        .await
     }
 
     async fn run(
@@ -192,6 +214,18 @@ impl Actor {
                     match self.run_job(job, &mut control_rx).await {
                         JobEnd::Done => {}
                         JobEnd::KernelDied => self.auto_restart().await,
+                        JobEnd::Unresponsive => {
+                            tracing::warn!(
+                                "context {}: the abandoned execution ignored interrupts for {} s; \
+                                 restarting its kernel",
+                                self.id,
+                                INTERRUPT_GRACE.as_secs()
+                            );
+                            if let Some(k) = self.kernel.take() {
+                                k.kill().await;
+                            }
+                            self.auto_restart().await;
+                        }
                         JobEnd::Restart(done) => {
                             let r = self.restart().await;
                             let _ = done.send(r);
@@ -260,7 +294,7 @@ impl Actor {
             }
         }
         let kernel = self.kernel.as_mut().expect("started above");
-        let language = self.language;
+        let language = self.language.clone();
 
         let restore: Vec<(String, Option<String>)> = job
             .env_vars
@@ -268,12 +302,20 @@ impl Actor {
             .map(|(k, _)| (k.clone(), self.shared.global_envs.get(k).cloned()))
             .collect();
         if !job.env_vars.is_empty() {
+            let Some(code) = language.set_env_code(&job.env_vars) else {
+                let msg = format!(
+                    "per-call environment variables are not supported in {} contexts",
+                    language.name()
+                );
+                let _ = job
+                    .out
+                    .send(error_line("EnvVarsUnsupported", &msg).into())
+                    .await;
+                return JobEnd::Done;
+            };
             // A separate silent request ahead of the user's: the kernel runs shell requests
             // in order, and the user's code keeps its own line numbers.
-            if let Err(e) = kernel
-                .execute(&language.set_env_code(&job.env_vars), true)
-                .await
-            {
+            if let Err(e) = kernel.execute(&code, true).await {
                 let _ = job.out.send(error_line("KernelError", &e).into()).await;
                 return JobEnd::Done;
             }
@@ -286,21 +328,29 @@ impl Actor {
             }
         };
 
-        let mut run = Run {
-            msg_id,
-            pending: VecDeque::new(),
-            budget: None,
-            idle: false,
-            reply: false,
-            error_sent: false,
-            abandoned: false,
-        };
+        let mut run = Run::new(msg_id);
         let mut interrupt_tick = tokio::time::interval(INTERRUPT_EVERY);
+        let mut abandoned_at: Option<tokio::time::Instant> = None;
+        let settle = self.launch.settle;
+        let mut settle_until: Option<tokio::time::Instant> = None;
         let end = loop {
             // An abandoned run ends with its reply: its remaining output is of no interest
             // (and is discarded by resubscribing below).
-            if run.reply && (run.idle || run.abandoned) {
+            if run.reply && run.abandoned {
                 break JobEnd::Done;
+            }
+            if run.reply && run.idle {
+                match (settle, settle_until) {
+                    (None, _) => break JobEnd::Done,
+                    (Some(d), None) => settle_until = Some(tokio::time::Instant::now() + d),
+                    (Some(_), Some(t)) if tokio::time::Instant::now() >= t => break JobEnd::Done,
+                    _ => {}
+                }
+            }
+            if run.abandoned && abandoned_at.is_none() {
+                abandoned_at = Some(tokio::time::Instant::now());
+                interrupt_tick.reset();
+                kernel.interrupt().await;
             }
             tokio::select! {
                 biased;
@@ -322,24 +372,35 @@ impl Actor {
                         describe_status(status),
                         kernel.stderr_tail().trim()
                     );
-                    run.push(error_line(
-                        "ContextRestarting",
-                        &format!(
-                            "The kernel died unexpectedly ({}); the context was restarted and \
-                             its state is lost",
-                            describe_status(status)
+                    // Hook (issue #5): a kill by the sandbox's memory limit is reported as such.
+                    run.push(match crate::agent::oom::killed_by_memory_limit(status) {
+                        Some(msg) => error_line(crate::agent::oom::ERROR_NAME, &msg),
+                        None => error_line(
+                            "ContextRestarting",
+                            &format!(
+                                "The kernel died unexpectedly ({}); the context was restarted \
+                                 and its state is lost",
+                                describe_status(status)
+                            ),
                         ),
-                    ));
+                    });
                     break JobEnd::KernelDied;
                 }
                 permit = job.out.reserve(), if !run.pending.is_empty() && !run.abandoned => {
                     match permit {
                         Ok(p) => p.send(run.pending.pop_front().expect("non-empty")),
-                        Err(_) => run.abandon(kernel),
+                        Err(_) => run.abandon(),
                     }
                 }
-                _ = job.out.closed(), if !run.abandoned => run.abandon(kernel),
-                _ = interrupt_tick.tick(), if run.abandoned => kernel.interrupt(),
+                _ = job.out.closed(), if !run.abandoned => run.abandon(),
+                _ = tokio::time::sleep_until(settle_until.unwrap_or_else(tokio::time::Instant::now)),
+                    if settle_until.is_some() => {}
+                _ = interrupt_tick.tick(), if run.abandoned => {
+                    if abandoned_at.is_some_and(|t| t.elapsed() >= INTERRUPT_GRACE) {
+                        break JobEnd::Unresponsive;
+                    }
+                    kernel.interrupt().await;
+                }
                 m = kernel.iopub_rx.recv(), if run.pending.len() < PENDING_MAX => match m {
                     Some(m) => run.on_iopub(m),
                     // The reader stopped: the kernel is going away; its exit ends the run.
@@ -372,8 +433,9 @@ impl Actor {
             }
         }
         if matches!(end, JobEnd::Done) && !restore.is_empty() {
-            if let Some(kernel) = self.kernel.as_mut() {
-                let code = language.restore_env_code(&restore);
+            if let (Some(kernel), Some(code)) =
+                (self.kernel.as_mut(), language.restore_env_code(&restore))
+            {
                 if let Err(e) = run_silent(kernel, &code).await {
                     tracing::warn!("restoring env vars in context {} failed: {e}", self.id);
                     if kernel.exit.has_exited() {
@@ -396,9 +458,32 @@ struct Run {
     reply: bool,
     error_sent: bool,
     abandoned: bool,
+    /// stdout/stderr delivered so far against its cap.
+    stream: StreamCap,
+    /// Result bytes delivered so far, and whether the cap was hit.
+    result_bytes: usize,
+    results_cut: bool,
+    /// Result cap (a constant outside tests).
+    max_results: usize,
 }
 
 impl Run {
+    fn new(msg_id: String) -> Run {
+        Run {
+            msg_id,
+            pending: VecDeque::new(),
+            budget: None,
+            idle: false,
+            reply: false,
+            error_sent: false,
+            abandoned: false,
+            stream: StreamCap::new(MAX_STREAM_BYTES),
+            result_bytes: 0,
+            results_cut: false,
+            max_results: MAX_RESULT_BYTES,
+        }
+    }
+
     fn push(&mut self, line: OutputLine) {
         let budget = self.budget.take();
         if !self.abandoned {
@@ -406,10 +491,39 @@ impl Run {
         }
     }
 
-    fn abandon(&mut self, kernel: &Kernel) {
+    /// The client is gone: drop what is pending; the actor interrupts the cell.
+    fn abandon(&mut self) {
         self.abandoned = true;
         self.pending.clear();
-        kernel.interrupt();
+    }
+
+    /// Stream text, cut at the execution's cap (then one notice, then nothing).
+    fn push_stream(&mut self, stderr: bool, text: String, timestamp: String) {
+        if self.stream.is_cut() {
+            self.budget = None;
+            return;
+        }
+        for line in self.stream.admit(stderr, text, timestamp) {
+            self.push(line);
+        }
+    }
+
+    /// A result, unless the execution's results exceeded their cap.
+    fn push_result(&mut self, line: ResultLine, size: usize) {
+        if self.results_cut {
+            self.budget = None;
+            return;
+        }
+        self.result_bytes += size;
+        if self.result_bytes > self.max_results {
+            self.results_cut = true;
+            self.push(OutputLine::Stderr {
+                text: output_truncated_notice("results", self.max_results),
+                timestamp: super::wire::now_iso(),
+            });
+            return;
+        }
+        self.push(OutputLine::Result(line));
     }
 
     fn on_iopub(&mut self, mut m: Incoming) {
@@ -427,10 +541,8 @@ impl Run {
             "stream" => {
                 let text = str_field(c, "text");
                 let timestamp = wire_timestamp(m.date.as_deref());
-                match c.get("name").and_then(Value::as_str) {
-                    Some("stderr") => self.push(OutputLine::Stderr { text, timestamp }),
-                    _ => self.push(OutputLine::Stdout { text, timestamp }),
-                }
+                let stderr = c.get("name").and_then(Value::as_str) == Some("stderr");
+                self.push_stream(stderr, text, timestamp);
             }
             "execute_result" | "display_data" => {
                 let data = match c.get("data") {
@@ -438,7 +550,7 @@ impl Run {
                     _ => Map::new(),
                 };
                 let main = m.msg_type == "execute_result";
-                self.push(OutputLine::Result(ResultLine::from_mime_bundle(data, main)));
+                self.push_result(ResultLine::from_mime_bundle(data, main), m.size);
             }
             "error" => self.on_error(c),
             "status" => match c.get("execution_state").and_then(Value::as_str) {
@@ -554,19 +666,12 @@ mod tests {
             date: Some("2024-01-01T00:00:00.5Z".into()),
             content: content.as_object().unwrap().clone(),
             budget: None,
+            size: content.to_string().len(),
         }
     }
 
     fn run() -> Run {
-        Run {
-            msg_id: "m".into(),
-            pending: VecDeque::new(),
-            budget: None,
-            idle: false,
-            reply: false,
-            error_sent: false,
-            abandoned: false,
-        }
+        Run::new("m".into())
     }
 
     #[test]
@@ -639,6 +744,76 @@ mod tests {
         assert!(
             matches!(&r.pending[0].line, OutputLine::Error { name, .. } if name == "ExecutionAborted")
         );
+    }
+
+    #[test]
+    fn output_is_cut_at_the_caps_with_one_notice() {
+        let mut r = run();
+        r.stream = StreamCap::new(9);
+        r.max_results = 100;
+        for text in ["12345", "678é0ab", "more", "even more"] {
+            r.on_iopub(incoming(
+                "stream",
+                "m",
+                json!({"name": "stdout", "text": text}),
+            ));
+        }
+        let big = "x".repeat(200);
+        r.on_iopub(incoming(
+            "display_data",
+            "m",
+            json!({"data": {"text/plain": "small"}}),
+        ));
+        r.on_iopub(incoming(
+            "display_data",
+            "m",
+            json!({"data": {"text/plain": big}}),
+        ));
+        r.on_iopub(incoming(
+            "display_data",
+            "m",
+            json!({"data": {"text/plain": "after"}}),
+        ));
+        let lines: Vec<&OutputLine> = r.pending.iter().map(|o| &o.line).collect();
+        let texts: Vec<String> = lines
+            .iter()
+            .filter_map(|l| match l {
+                OutputLine::Stdout { text, .. } | OutputLine::Stderr { text, .. } => {
+                    Some(text.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        // "é" is two bytes: the cut falls before it rather than inside it.
+        assert_eq!(texts[0], "12345");
+        assert_eq!(texts[1], "678");
+        assert!(texts[2].starts_with(e2b_wire::execution::OUTPUT_TRUNCATED_PREFIX));
+        assert!(texts[2].contains("stdout/stderr"));
+        assert!(texts[3].contains("of results"), "{texts:?}");
+        assert_eq!(texts.len(), 4, "{texts:?}");
+        let results = lines
+            .iter()
+            .filter(|l| matches!(l, OutputLine::Result(_)))
+            .count();
+        assert_eq!(results, 1);
+    }
+
+    #[test]
+    fn kernel_side_cap_matches_ours() {
+        let py = include_str!("ipython_startup.py");
+        assert!(py.contains(&format!("_LIMIT = {MAX_STREAM_BYTES}\n")));
+        let notice = output_truncated_notice("stdout/stderr", MAX_STREAM_BYTES);
+        let joined: String = py
+            .split("_NOTICE = (")
+            .nth(1)
+            .unwrap()
+            .split(')')
+            .next()
+            .unwrap()
+            .lines()
+            .map(|l| l.trim().trim_matches('"'))
+            .collect();
+        assert_eq!(joined.replace("\\n", "\n"), notice);
     }
 
     #[test]

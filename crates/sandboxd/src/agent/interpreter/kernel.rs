@@ -1,10 +1,11 @@
 //! One running Jupyter kernel process and our ZMQ connection to it.
 //!
 //! The kernel runs as the sandbox user in its own process group, with a clean environment
-//! (PATH, HOME, USER, LANG and the sandbox's global envs), cwd `/home/user`, and a connection
-//! file using `ipc` transport in a private directory under [`KERNELS_DIR`]. Its original
-//! stderr goes to a pipe of which we keep only the tail (for startup errors); ipykernel
-//! forwards user output over iopub itself.
+//! (PATH, HOME, USER, LANG and the sandbox's global envs), its context's working directory,
+//! and a connection file in a private directory under [`KERNELS_DIR`] naming either `ipc`
+//! sockets in that directory or TCP ports on the sandbox's own loopback (see
+//! [`Transport`]). Its original stderr goes to a pipe of which we keep only the tail (for
+//! startup errors); kernels forward user output over iopub themselves.
 
 use std::collections::VecDeque;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -21,11 +22,16 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use zeromq::{Socket, SocketRecv, SocketSend, ZmqMessage};
 
+use super::catalog::{InterruptMode, Launch, Transport, CONNECTION_FILE};
 use super::wire::{self, Incoming, Session};
 use crate::agent::reaper::{describe_status, Reaper};
 
 /// Parent of every kernel's private directory (on the sandbox's `/run` tmpfs).
 pub const KERNELS_DIR: &str = "/run/agent/kernels";
+/// Our IPython startup code and its directory (readable by the user; see
+/// `ipython_startup.py`).
+const IPYTHON_DIR: &str = "/run/agent/ipython";
+const IPYTHON_STARTUP: &str = "/run/agent/ipython/e2b_startup.py";
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// Bound on undelivered messages per channel; beyond it we stop reading the socket and the
 /// kernel's own high-water mark applies.
@@ -38,11 +44,13 @@ const STDERR_TAIL: usize = 8192;
 /// arbitrary size).
 const OUTPUT_BUDGET: usize = 8 << 20;
 
-/// How to start kernels in this sandbox.
+/// What every kernel of this sandbox shares.
 #[derive(Debug, Clone)]
 pub struct KernelSpec {
     pub python: PathBuf,
     pub has_ipykernel: bool,
+    /// Other kernels the Python environment offers.
+    pub catalog: super::catalog::KernelCatalog,
     pub envs: Vec<(String, String)>,
     pub user_ids: Option<(u32, u32)>,
 }
@@ -54,11 +62,17 @@ pub struct Kernel {
     pub exit: ExitWatch,
     pub session: Session,
     shell_tx: zeromq::DealerSendHalf,
+    /// Control channel, for kernels interrupted by message.
+    control_tx: Option<zeromq::DealerSendHalf>,
+    interrupt_mode: InterruptMode,
+    endpoints: Endpoints,
     /// Replies on the shell channel.
     pub shell_rx: mpsc::Receiver<Incoming>,
     /// Broadcasts on the iopub channel.
     pub iopub_rx: mpsc::Receiver<Incoming>,
     dir: PathBuf,
+    /// "the Python kernel (ipykernel)", for messages.
+    pub display: String,
     stderr: Arc<Mutex<VecDeque<u8>>>,
     tasks: Vec<JoinHandle<()>>,
     iopub_task: Option<JoinHandle<()>>,
@@ -66,10 +80,16 @@ pub struct Kernel {
 }
 
 impl Kernel {
-    /// Starts a kernel named `name` (its directory) and waits until it answers on shell and
-    /// publishes on iopub.
-    pub async fn start(spec: &KernelSpec, reaper: &Reaper, name: &str) -> Result<Kernel, String> {
-        if !spec.has_ipykernel {
+    /// Starts a kernel named `name` (its directory) in `cwd` and waits until it answers on
+    /// shell and publishes on iopub.
+    pub async fn start(
+        spec: &KernelSpec,
+        launch: &Launch,
+        reaper: &Reaper,
+        name: &str,
+        cwd: &str,
+    ) -> Result<Kernel, String> {
+        if launch.ipython && !spec.has_ipykernel {
             return Err(missing_ipykernel(&spec.python));
         }
         let dir = Path::new(KERNELS_DIR).join(name);
@@ -84,18 +104,7 @@ impl Kernel {
             .create(&dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let key = wire::random_key();
-        let conn = json!({
-            "transport": "ipc",
-            "ip": dir.join("k"),
-            "shell_port": 1,
-            "iopub_port": 2,
-            "stdin_port": 3,
-            "control_port": 4,
-            "hb_port": 5,
-            "key": key,
-            "signature_scheme": "hmac-sha256",
-            "kernel_name": "python3",
-        });
+        let (conn, endpoints) = connection(&dir, launch.transport, &key, &launch.kernel_name)?;
         let conn_path = dir.join("kernel.json");
         std::fs::OpenOptions::new()
             .create_new(true)
@@ -111,21 +120,30 @@ impl Kernel {
             }
         }
 
-        let mut cmd = std::process::Command::new(&spec.python);
-        cmd.arg("-m")
-            .arg("ipykernel_launcher")
-            .arg("-f")
-            .arg(&conn_path)
-            .args([
+        let conn_str = conn_path.to_string_lossy();
+        let mut argv = launch
+            .argv
+            .iter()
+            .map(|a| a.replace(CONNECTION_FILE, &conn_str));
+        let program = argv.next().ok_or("empty kernel command line")?;
+        let mut cmd = std::process::Command::new(&program);
+        cmd.args(argv);
+        if launch.ipython {
+            cmd.args([
                 "--IPKernelApp.quiet=True",
                 "--InteractiveShell.colors=NoColor",
                 "--PlainTextFormatter.max_seq_length=0",
                 "--HistoryManager.enabled=False",
-            ])
-            .env_clear()
-            .envs(base_env(&spec.python))
+            ]);
+            if let Some(line) = ipython_startup_line() {
+                cmd.arg(format!("--IPKernelApp.exec_lines={line}"));
+            }
+        }
+        cmd.env_clear()
+            .envs(base_env(&spec.python, cwd))
+            .envs(launch.env.iter().map(|(k, v)| (k, v)))
             .envs(spec.envs.iter().map(|(k, v)| (k, v)))
-            .current_dir("/home/user")
+            .current_dir(cwd)
             .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -133,9 +151,16 @@ impl Kernel {
         if let Some((uid, gid)) = spec.user_ids {
             cmd.uid(uid).gid(gid);
         }
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", spec.python.display()))?;
+        let mut child = cmd.spawn().map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound && !Path::new(cwd).is_dir() {
+                format!(
+                    "cannot start {} in {cwd}: no such directory",
+                    launch.display
+                )
+            } else {
+                format!("cannot start {} ({program}) in {cwd}: {e}", launch.display)
+            }
+        })?;
         let pid = child.id() as i32;
         // No await between spawn and watch (see Reaper::watch).
         let mut exit = reaper.watch(pid);
@@ -155,30 +180,33 @@ impl Kernel {
             String::from_utf8_lossy(&[a, b].concat()).trim().to_string()
         };
         let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+        let with_control = launch.interrupt == InterruptMode::Message;
         let connected = tokio::select! {
-            r = connect_and_handshake(&dir, &session) => r,
+            r = connect_and_handshake(&endpoints, &session, with_control) => r,
             status = &mut exit => {
                 guard.pid = None; // already gone
                 // Let the stderr reader drain what the kernel printed on its way out.
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 let tail = tail(&stderr);
-                return Err(if tail.contains("No module named ipykernel") {
+                return Err(if launch.ipython && tail.contains("No module named ipykernel") {
                     missing_ipykernel(&spec.python)
                 } else {
                     format!(
-                        "the Python kernel exited during startup ({}): {tail}",
+                        "{} exited during startup ({}): {tail}",
+                        launch.display,
                         describe_status(status.unwrap_or(0)),
                     )
                 });
             }
             _ = tokio::time::sleep_until(deadline) => Err(format!(
-                "the Python kernel did not start within {} s: {}",
+                "{} did not start within {} s: {}",
+                launch.display,
                 START_TIMEOUT.as_secs(),
                 tail(&stderr)
             )),
         };
-        let (shell_tx, shell_rx, iopub_rx, shell_task, iopub_task) = connected?;
-        tasks.push(shell_task);
+        let c = connected?;
+        tasks.extend(c.tasks);
         guard.pid = None;
         guard.dir = None;
         Ok(Kernel {
@@ -188,13 +216,17 @@ impl Kernel {
                 status: None,
             },
             session,
-            shell_tx,
-            shell_rx,
-            iopub_rx,
+            shell_tx: c.shell_tx,
+            control_tx: c.control_tx,
+            interrupt_mode: launch.interrupt,
+            endpoints,
+            shell_rx: c.shell_rx,
+            iopub_rx: c.iopub_rx,
             dir,
+            display: launch.display.clone(),
             stderr,
             tasks,
-            iopub_task: Some(iopub_task),
+            iopub_task: Some(c.iopub_task),
             killed: false,
         })
     }
@@ -226,11 +258,28 @@ impl Kernel {
         .await
     }
 
-    /// SIGINT to the kernel (ipykernel turns it into KeyboardInterrupt in the running cell and
-    /// ignores it while idle).
-    pub fn interrupt(&self) {
-        if !self.killed && !self.exit.has_exited() {
-            unsafe { libc::kill(self.pid, libc::SIGINT) };
+    /// Interrupts the running cell: SIGINT (ipykernel turns it into KeyboardInterrupt and
+    /// ignores it while idle) or an `interrupt_request` on the control channel, as the kernel
+    /// wants.
+    pub async fn interrupt(&mut self) {
+        if self.killed || self.exit.has_exited() {
+            return;
+        }
+        match (self.interrupt_mode, self.control_tx.as_mut()) {
+            (InterruptMode::Message, Some(control)) => {
+                let (_, frames) = self.session.request("interrupt_request", json!({}));
+                let msg = ZmqMessage::try_from(frames).expect("frames are never empty");
+                let send = control.send(msg);
+                if !matches!(
+                    tokio::time::timeout(Duration::from_secs(1), send).await,
+                    Ok(Ok(()))
+                ) {
+                    tracing::warn!("cannot send interrupt_request to {}", self.display);
+                }
+            }
+            _ => unsafe {
+                libc::kill(self.pid, libc::SIGINT);
+            },
         }
     }
 
@@ -241,7 +290,7 @@ impl Kernel {
         if let Some(t) = self.iopub_task.take() {
             t.abort();
         }
-        let (rx, task) = open_iopub(&self.dir, &self.session).await?;
+        let (rx, task) = open_iopub(&self.endpoints, &self.session).await?;
         self.iopub_rx = rx;
         self.iopub_task = Some(task);
         let sync = sync_channels(
@@ -331,7 +380,7 @@ fn missing_ipykernel(python: &Path) -> String {
     )
 }
 
-fn base_env(python: &Path) -> Vec<(String, String)> {
+fn base_env(python: &Path, cwd: &str) -> Vec<(String, String)> {
     let mut path = String::new();
     if let Some(bin) = python.parent() {
         path.push_str(&bin.to_string_lossy());
@@ -345,7 +394,7 @@ fn base_env(python: &Path) -> Vec<(String, String)> {
         ("LOGNAME", "user"),
         ("SHELL", "/bin/bash"),
         ("LANG", "C.UTF-8"),
-        ("PWD", "/home/user"),
+        ("PWD", cwd),
         ("PYDEVD_DISABLE_FILE_VALIDATION", "1"),
     ]
     .into_iter()
@@ -353,15 +402,138 @@ fn base_env(python: &Path) -> Vec<(String, String)> {
     .collect()
 }
 
-/// Waits until something accepts connections on the unix socket `path` (zeromq's own retry
-/// backs off for over a second; the kernel binds within milliseconds of creating the file).
-async fn wait_listening(path: &Path) {
+/// Where our sockets connect, and how to tell that the kernel listens.
+#[derive(Debug, Clone)]
+struct Endpoints {
+    shell: String,
+    iopub: String,
+    control: String,
+    /// Shell and iopub, which must both be listening before we connect.
+    probes: [Probe; 2],
+}
+
+#[derive(Debug, Clone)]
+enum Probe {
+    Unix(PathBuf),
+    Tcp(std::net::SocketAddr),
+}
+
+/// The connection file's JSON and our endpoints for it.
+fn connection(
+    dir: &Path,
+    transport: Transport,
+    key: &str,
+    kernel_name: &str,
+) -> Result<(Value, Endpoints), String> {
+    match transport {
+        Transport::Ipc => {
+            // libzmq kernels bind `ipc://{ip}-{port}`.
+            let ip = dir.join("k");
+            let at = |port: u16| format!("ipc://{}-{port}", ip.display());
+            let conn = json!({
+                "transport": "ipc",
+                "ip": ip,
+                "shell_port": 1,
+                "iopub_port": 2,
+                "stdin_port": 3,
+                "control_port": 4,
+                "hb_port": 5,
+                "key": key,
+                "signature_scheme": "hmac-sha256",
+                "kernel_name": kernel_name,
+            });
+            let endpoints = Endpoints {
+                shell: at(1),
+                iopub: at(2),
+                control: at(4),
+                probes: [Probe::Unix(dir.join("k-1")), Probe::Unix(dir.join("k-2"))],
+            };
+            Ok((conn, endpoints))
+        }
+        Transport::Tcp => {
+            // Free ports of the sandbox's own loopback: hold all five listeners at once so
+            // they differ, then release them for the kernel to bind.
+            let listeners = (0..5)
+                .map(|_| std::net::TcpListener::bind(("127.0.0.1", 0)))
+                .collect::<std::io::Result<Vec<_>>>()
+                .map_err(|e| format!("cannot reserve loopback ports for a kernel: {e}"))?;
+            let ports = listeners
+                .iter()
+                .map(|l| l.local_addr().map(|a| a.port()))
+                .collect::<std::io::Result<Vec<_>>>()
+                .map_err(|e| format!("cannot reserve loopback ports for a kernel: {e}"))?;
+            drop(listeners);
+            let at = |port: u16| format!("tcp://127.0.0.1:{port}");
+            let conn = json!({
+                "transport": "tcp",
+                "ip": "127.0.0.1",
+                "shell_port": ports[0],
+                "iopub_port": ports[1],
+                "stdin_port": ports[2],
+                "control_port": ports[3],
+                "hb_port": ports[4],
+                "key": key,
+                "signature_scheme": "hmac-sha256",
+                "kernel_name": kernel_name,
+            });
+            let endpoints = Endpoints {
+                shell: at(ports[0]),
+                iopub: at(ports[1]),
+                control: at(ports[3]),
+                probes: [0, 1]
+                    .map(|i| Probe::Tcp(std::net::SocketAddr::from(([127, 0, 0, 1], ports[i])))),
+            };
+            Ok((conn, endpoints))
+        }
+    }
+}
+
+/// Waits until the kernel accepts connections on its shell socket (zeromq's own retry backs
+/// off for over a second; a kernel binds within milliseconds once it gets there).
+async fn wait_listening(probe: &Probe) {
     loop {
-        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+        let up = match probe {
+            Probe::Unix(path) => std::os::unix::net::UnixStream::connect(path).is_ok(),
+            Probe::Tcp(addr) => tokio::net::TcpStream::connect(addr).await.is_ok(),
+        };
+        if up {
             return;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+}
+
+/// Writes our IPython startup file (once per agent) and returns the `exec_lines` entry that
+/// runs it in a private namespace; `None` if it cannot be written (the kernel then starts
+/// without the customisations).
+fn ipython_startup_line() -> Option<String> {
+    static WRITTEN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let ok = *WRITTEN.get_or_init(|| {
+        let write = || -> std::io::Result<()> {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o755)
+                .create(IPYTHON_DIR)?;
+            std::fs::write(IPYTHON_STARTUP, include_str!("ipython_startup.py"))?;
+            std::fs::set_permissions(
+                IPYTHON_STARTUP,
+                std::os::unix::fs::PermissionsExt::from_mode(0o644),
+            )
+        };
+        match write() {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!("cannot write {IPYTHON_STARTUP}: {e}");
+                false
+            }
+        }
+    });
+    ok.then(|| {
+        format!(
+            "exec(compile(open({p:?}).read(), {p:?}, 'exec'), {{'__name__': '__e2b_startup__'}})",
+            p = IPYTHON_STARTUP
+        )
+    })
 }
 
 /// Reads, verifies and forwards messages; with a `budget`, holds each message's size in it
@@ -444,41 +616,72 @@ impl Drop for StartGuard {
     }
 }
 
-type Connected = (
-    zeromq::DealerSendHalf,
-    mpsc::Receiver<Incoming>,
-    mpsc::Receiver<Incoming>,
-    JoinHandle<()>,
-    JoinHandle<()>,
-);
+struct Connected {
+    shell_tx: zeromq::DealerSendHalf,
+    control_tx: Option<zeromq::DealerSendHalf>,
+    shell_rx: mpsc::Receiver<Incoming>,
+    iopub_rx: mpsc::Receiver<Incoming>,
+    iopub_task: JoinHandle<()>,
+    tasks: Vec<JoinHandle<()>>,
+}
 
-/// Connects shell and iopub, then makes sure the iopub subscription is live.
-async fn connect_and_handshake(dir: &Path, session: &Session) -> Result<Connected, String> {
-    let shell_path = dir.join("k-1");
-    wait_listening(&shell_path).await;
-    let (mut iopub_in, iopub_task) = open_iopub(dir, session).await?;
+/// Connects shell, iopub (and control), then makes sure the iopub subscription is live.
+async fn connect_and_handshake(
+    endpoints: &Endpoints,
+    session: &Session,
+    with_control: bool,
+) -> Result<Connected, String> {
+    for probe in &endpoints.probes {
+        wait_listening(probe).await;
+    }
+    let (mut iopub_rx, iopub_task) = open_iopub(endpoints, session).await?;
     let mut shell = zeromq::DealerSocket::new();
     shell
-        .connect(&format!("ipc://{}", shell_path.display()))
+        .connect(&endpoints.shell)
         .await
         .map_err(|e| format!("cannot connect to the kernel's shell socket: {e}"))?;
-    let (mut shell_tx, shell_rx) = shell.split();
-    let (tx, mut shell_in) = mpsc::channel(CHANNEL_DEPTH);
-    let shell_task = tokio::spawn(read_loop(shell_rx, session.clone(), tx, None));
-    sync_channels(session, &mut shell_tx, &mut shell_in, &mut iopub_in).await?;
-    Ok((shell_tx, shell_in, iopub_in, shell_task, iopub_task))
+    let (mut shell_tx, shell_read) = shell.split();
+    let (tx, mut shell_rx) = mpsc::channel(CHANNEL_DEPTH);
+    let mut tasks = vec![tokio::spawn(read_loop(
+        shell_read,
+        session.clone(),
+        tx,
+        None,
+    ))];
+    let control_tx = if with_control {
+        let mut control = zeromq::DealerSocket::new();
+        control
+            .connect(&endpoints.control)
+            .await
+            .map_err(|e| format!("cannot connect to the kernel's control socket: {e}"))?;
+        let (control_tx, mut control_read) = control.split();
+        // Replies (interrupt_reply) are of no interest; keep the socket drained.
+        tasks.push(tokio::spawn(async move {
+            while control_read.recv().await.is_ok() {}
+        }));
+        Some(control_tx)
+    } else {
+        None
+    };
+    sync_channels(session, &mut shell_tx, &mut shell_rx, &mut iopub_rx).await?;
+    Ok(Connected {
+        shell_tx,
+        control_tx,
+        shell_rx,
+        iopub_rx,
+        iopub_task,
+        tasks,
+    })
 }
 
 /// A new iopub subscription with its reader task and a fresh output budget.
 async fn open_iopub(
-    dir: &Path,
+    endpoints: &Endpoints,
     session: &Session,
 ) -> Result<(mpsc::Receiver<Incoming>, JoinHandle<()>), String> {
-    let iopub_path = dir.join("k-2");
-    wait_listening(&iopub_path).await;
     let mut iopub = zeromq::SubSocket::new();
     iopub
-        .connect(&format!("ipc://{}", iopub_path.display()))
+        .connect(&endpoints.iopub)
         .await
         .map_err(|e| format!("cannot connect to the kernel's iopub socket: {e}"))?;
     iopub

@@ -1,12 +1,19 @@
 //! The code-interpreter service (port 49999, protocol.md §8): `/execute` streaming NDJSON,
 //! `/contexts` management, over Jupyter kernels running inside the sandbox.
+//!
+//! Default contexts: one per language, created on first use (`run_code(language=…)`). The
+//! Python one is also started when the sandbox starts (code-interpreter templates). Listing
+//! contexts makes sure the default `python` and — when a JavaScript kernel is installed —
+//! `javascript` contexts exist, as the reference server creates both at start; without a
+//! JavaScript kernel the list simply has no `javascript` entry.
 
+mod catalog;
 mod context;
 mod kernel;
 mod language;
 mod wire;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use e2b_wire::execution::{Context, CreateContextRequest, ExecutionRequest};
@@ -15,6 +22,8 @@ use hyper::{Method, Request, Response, StatusCode};
 use tokio::sync::mpsc;
 
 use super::http::{self, NdjsonBody, Res};
+use catalog::Kernels;
+pub use catalog::{KernelCatalog, PROBE_DEFS as KERNEL_PROBE_DEFS};
 use context::{ContextHandle, ExecJob, Shared};
 pub use kernel::KernelSpec;
 pub use language::Language;
@@ -26,8 +35,9 @@ const STREAM_DEPTH: usize = 32;
 pub struct Interpreter {
     shared: Arc<Shared>,
     table: Mutex<Table>,
-    /// Serialises creation of default contexts (two first requests start one kernel).
-    create_default: tokio::sync::Mutex<()>,
+    /// Per language: serialises creation of its default context (two first requests start
+    /// one kernel).
+    create_default: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 #[derive(Default)]
@@ -35,7 +45,10 @@ struct Table {
     /// In creation order.
     contexts: Vec<ContextHandle>,
     /// Language → id of its default context.
-    defaults: HashMap<Language, String>,
+    defaults: HashMap<String, String>,
+    /// Languages whose default context was ever created (listing does not resurrect a
+    /// deleted one; running code in that language does).
+    defaults_made: HashSet<String>,
 }
 
 impl Table {
@@ -47,32 +60,64 @@ impl Table {
 impl Interpreter {
     pub fn new(spec: KernelSpec, reaper: Arc<super::reaper::Reaper>) -> Self {
         let global_envs = spec.envs.iter().cloned().collect();
+        let kernels = Kernels::new(&spec.python, spec.has_ipykernel, &spec.catalog);
+        tracing::info!("kernels available: {}", kernels.installed().join(", "));
         Interpreter {
             shared: Arc::new(Shared {
                 kernel: spec,
+                kernels,
                 reaper,
                 global_envs,
             }),
             table: Mutex::new(Table::default()),
-            create_default: tokio::sync::Mutex::new(()),
+            create_default: Mutex::new(HashMap::new()),
         }
     }
 
     /// The default context of `language`, created on first use.
     pub async fn default_context(&self, language: Language) -> Result<ContextHandle, String> {
-        let lookup = |t: &Table| t.defaults.get(&language).and_then(|id| t.get(id));
+        let name = language.name().to_string();
+        let lookup = |t: &Table| t.defaults.get(&name).and_then(|id| t.get(id));
         if let Some(c) = lookup(&self.table.lock().unwrap()) {
             return Ok(c);
         }
-        let _guard = self.create_default.lock().await;
+        let lock = self
+            .create_default
+            .lock()
+            .unwrap()
+            .entry(name.clone())
+            .or_default()
+            .clone();
+        let _guard = lock.lock().await;
         if let Some(c) = lookup(&self.table.lock().unwrap()) {
             return Ok(c);
         }
         let handle = ContextHandle::create(self.shared.clone(), language, context::HOME).await?;
         let mut t = self.table.lock().unwrap();
-        t.defaults.insert(language, handle.info.id.clone());
+        t.defaults.insert(name.clone(), handle.info.id.clone());
+        t.defaults_made.insert(name);
         t.contexts.push(handle.clone());
         Ok(handle)
+    }
+
+    /// Makes sure the default python and (if installed) javascript contexts exist, unless
+    /// they were created before and deleted since. Both start concurrently.
+    async fn ensure_listed_defaults(&self) {
+        let mut wanted = vec![Language::python()];
+        if self.shared.kernels.js_available() {
+            wanted.push(Language::javascript());
+        }
+        let made = self.table.lock().unwrap().defaults_made.clone();
+        let starts = wanted
+            .into_iter()
+            .filter(|l| !made.contains(l.name()))
+            .map(|l| async move {
+                let name = l.name().to_string();
+                if let Err(e) = self.default_context(l).await {
+                    tracing::warn!("default {name} context unavailable: {e}");
+                }
+            });
+        futures_join_all(starts).await;
     }
 
     pub async fn handle(&self, req: Request<Incoming>) -> Res {
@@ -81,13 +126,18 @@ impl Interpreter {
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
         match (&method, segments.as_slice()) {
             (&Method::GET, ["health"]) => http::json(StatusCode::OK, &"OK"),
+            // Local addition, for the daemon's warm pool: answers once the default Python
+            // context is up (starting it if needed).
+            (&Method::GET, ["ready"]) => match self.default_context(Language::python()).await {
+                Ok(_) => http::json(StatusCode::OK, &"OK"),
+                Err(e) => http::text(StatusCode::INTERNAL_SERVER_ERROR, e),
+            },
             (&Method::POST, ["execute"]) => self.execute(req).await,
             (&Method::GET, ["contexts"]) => {
-                // The default python context exists from the start on the reference server;
-                // here it may still be starting, so wait for it rather than list it missing.
-                if let Err(e) = self.default_context(Language::Python).await {
-                    tracing::warn!("default python context unavailable: {e}");
-                }
+                // The default contexts exist from the start on the reference server; here
+                // they may still be starting (or not started yet), so wait for them rather
+                // than list them missing.
+                self.ensure_listed_defaults().await;
                 let list: Vec<Context> = self
                     .table
                     .lock()
@@ -129,7 +179,7 @@ impl Interpreter {
                     None => not_found(id),
                 }
             }
-            (_, ["health" | "execute" | "contexts", ..]) => {
+            (_, ["health" | "ready" | "execute" | "contexts", ..]) => {
                 http::text(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
             }
             _ => http::text(StatusCode::NOT_FOUND, "Not Found"),
@@ -150,10 +200,7 @@ impl Interpreter {
                 Err(res) => return *res,
             }
         };
-        let language = match Language::parse(body.language.as_deref()) {
-            Ok(l) => l,
-            Err(e) => return http::text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-        };
+        let language = Language::named(&language::normalize(body.language.as_deref()));
         let cwd = body
             .cwd
             .filter(|c| !c.is_empty())
@@ -189,10 +236,7 @@ impl Interpreter {
                 None => return not_found(id),
             },
             (None, lang) => {
-                let language = match Language::parse(lang.as_deref()) {
-                    Ok(l) => l,
-                    Err(e) => return http::text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-                };
+                let language = Language::named(&language::normalize(lang.as_deref()));
                 match self.default_context(language).await {
                     Ok(h) => h,
                     Err(e) => return http::text(StatusCode::INTERNAL_SERVER_ERROR, e),
@@ -220,4 +264,18 @@ impl Interpreter {
 
 fn not_found(id: &str) -> Res {
     http::text(StatusCode::NOT_FOUND, format!("Context {id} not found"))
+}
+
+/// Runs futures concurrently on the current task and waits for all of them.
+async fn futures_join_all<F: std::future::Future<Output = ()>>(futures: impl Iterator<Item = F>) {
+    let mut set: Vec<std::pin::Pin<Box<F>>> = futures.map(Box::pin).collect();
+    std::future::poll_fn(move |cx| {
+        set.retain_mut(|f| f.as_mut().poll(cx).is_pending());
+        if set.is_empty() {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await
 }

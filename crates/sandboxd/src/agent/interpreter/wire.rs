@@ -34,6 +34,8 @@ pub struct Incoming {
     /// Share of the output byte budget this message holds until it is written out (or
     /// dropped); see `kernel::OUTPUT_BUDGET`.
     pub budget: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// Size of the message's frames on the wire, in bytes.
+    pub size: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -130,6 +132,7 @@ impl Session {
                 _ => Map::new(),
             },
             budget: None,
+            size: frames.iter().map(|f| f.len()).sum(),
         })
     }
 }

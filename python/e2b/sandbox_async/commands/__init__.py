@@ -1,0 +1,1 @@
+"""Commands and PTYs of the async sandbox."""

@@ -1,0 +1,1 @@
+"""Filesystem of the async sandbox."""
