@@ -9,15 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_official_sdk import COMPAT_PYTHON, run_official  # noqa: F401  (skip marks come along)
+from official import requires_official_sdk, run_official
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from ci_support import HAS_BASH, HAS_DATA, HAS_JS, NASTY_VALUE, requires_data  # noqa: E402
 
-pytestmark = [
-    pytest.mark.compat,
-    pytest.mark.skipif(not Path(COMPAT_PYTHON).exists(), reason=f"official SDK venv missing: {COMPAT_PYTHON}"),
-]
+pytestmark = [pytest.mark.compat, requires_official_sdk]
 
 
 def official_json(local_runtime, code: str, timeout: float = 240) -> dict:

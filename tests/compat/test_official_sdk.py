@@ -3,25 +3,12 @@ against our local runtime (configured the way `eval "$(e2b-local env)"` does).""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import textwrap
-from pathlib import Path
 
 import pytest
+from official import COMPAT_PYTHON, requires_official_sdk, run_official
 
-COMPAT_PYTHON = os.environ.get("E2B_COMPAT_PYTHON", str(Path(__file__).resolve().parents[2] / ".venv-compat/bin/python"))
-
-pytestmark = [
-    pytest.mark.compat,
-    pytest.mark.skipif(not Path(COMPAT_PYTHON).exists(), reason=f"official SDK venv missing: {COMPAT_PYTHON} (scripts/test.sh creates it)"),
-]
-
-
-def run_official(local_runtime, code: str, timeout: float = 180) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("E2B_")}
-    env.update(E2B_API_URL=local_runtime["url"], E2B_SANDBOX_URL=local_runtime["url"], E2B_API_KEY=local_runtime["api_key"])
-    return subprocess.run([COMPAT_PYTHON, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True, timeout=timeout)
+pytestmark = [pytest.mark.compat, requires_official_sdk]
 
 
 def test_official_sdk_is_really_upstream():

@@ -46,7 +46,7 @@ print(json.dumps({{p: os.path.exists(p) for p in {[str(p) for p in places]!r}}})
     assert (
         run(
             probe_sandbox,
-            "open('/tmp/x','w').write('1'); open('/home/user/x','w').write('2'); print(open('/tmp/x').read()+open('/home/user/x').read())",
+            "open('/tmp/e2b-twin','w').write('1'); open('/home/user/e2b-twin','w').write('2'); print(open('/tmp/e2b-twin').read()+open('/home/user/e2b-twin').read())",
         ).strip()
         == "12"
     )
