@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import pwd
 import subprocess
@@ -13,20 +12,7 @@ from pathlib import Path
 CGROUP = Path("/sys/fs/cgroup")
 
 
-def _load_root_conftest():
-    # By path: `conftest` is an ambiguous module name in a tree with several of them.
-    path = Path(__file__).resolve().parent.parent / "conftest.py"
-    spec = importlib.util.spec_from_file_location("e2b_tests_root_conftest", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-_root = _load_root_conftest()
-read_log = _root.read_log
-stop_process = _root.stop_process
-wait_for_state = _root.wait_for_state
-pid_alive = _root.pid_alive
+from runtime_helpers import pid_alive, read_log, stop_process, wait_for_state  # noqa: E402,F401
 
 
 def serve(

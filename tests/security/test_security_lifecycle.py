@@ -141,8 +141,13 @@ def test_daemon_crash_leaves_no_orphans_and_restart_cleans_up(tmp_path):
     from sec_helpers import Runtime, rmdir_tree, serve, stop_process, wait_for_state
 
     parent = f"e2b-sec/crash-{os.getpid()}"
+    # No warm pool: the restarted daemon would refill it, and its sandbox's cgroups are not
+    # leftovers.
     env = dict(
-        os.environ, E2B_LOCAL_STATE_DIR=str(tmp_path), E2B_LOCAL_CGROUP_PARENT=parent
+        os.environ,
+        E2B_LOCAL_STATE_DIR=str(tmp_path),
+        E2B_LOCAL_CGROUP_PARENT=parent,
+        E2B_LOCAL_POOL_SIZE="0",
     )
     proc = serve([sys.executable, "-m", "e2b._local", "serve"], tmp_path, env, None)
     try:
@@ -195,6 +200,28 @@ def test_daemon_crash_leaves_no_orphans_and_restart_cleans_up(tmp_path):
         stop_process(proc.pid)
         for ctl in ("memory", "pids", "cpu", "freezer", "unified"):
             rmdir_tree(CGROUP / ctl / parent)
+
+
+def test_clean_stop_removes_the_parent_cgroups(tmp_path):
+    """A daemon stopped cleanly removes the cgroup directories it created for itself."""
+    if os.geteuid() != 0:
+        pytest.skip("root-mode test")
+    from sec_helpers import Runtime, serve, stop_process, wait_for_state
+
+    parent = f"e2b-sec/stop-{os.getpid()}"
+    env = dict(os.environ, E2B_LOCAL_STATE_DIR=str(tmp_path), E2B_LOCAL_CGROUP_PARENT=parent)
+    proc = serve([sys.executable, "-m", "e2b._local", "serve"], tmp_path, env, None)
+    try:
+        st = wait_for_state(tmp_path, proc)
+        rt = Runtime("root", tmp_path, proc.pid, st["url"], st["api_key"], parent)
+        from e2b import Sandbox
+
+        Sandbox.create(template="base", **rt.opts)  # left running: the stop must kill it
+        assert any((CGROUP / ctl / parent).is_dir() for ctl in ("memory", "pids", "cpu", "freezer"))
+    finally:
+        stop_process(proc.pid)
+    left = [CGROUP / ctl / parent for ctl in ("memory", "pids", "cpu", "freezer", "unified")]
+    assert [d for d in left if d.exists()] == []
 
 
 def test_pause_freezes_and_connect_resumes(runtime):

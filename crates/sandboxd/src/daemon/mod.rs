@@ -196,6 +196,9 @@ pub(crate) struct Daemon {
     idempotency: Mutex<HashMap<String, Arc<OnceCell<CreateOutcome>>>>,
     /// The warm pool, when `pool_size` > 0.
     pool: Option<Arc<pool::Pool>>,
+    /// Its refill task, awaited at shutdown so a sandbox it is still preparing is removed
+    /// (cgroups included) before the daemon exits.
+    pool_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Daemon {
@@ -488,6 +491,13 @@ impl Daemon {
             for warm in pool.drain() {
                 pool::discard(self, warm).await;
             }
+            // A sandbox being prepared right now is discarded by the refill task itself.
+            let task = self.pool_task.lock().unwrap().take();
+            if let Some(task) = task {
+                if tokio::time::timeout(KILL_ALL_LIMIT, task).await.is_err() {
+                    tracing::warn!("the warm pool did not stop within {KILL_ALL_LIMIT:?}");
+                }
+            }
         }
         let all = self.registry.take_all();
         if all.is_empty() {
@@ -647,6 +657,7 @@ pub async fn start(config: DaemonConfig) -> Result<DaemonHandle> {
         shutdown_tx,
         idempotency: Mutex::new(HashMap::new()),
         pool: (config.pool_size > 0).then(|| pool::Pool::new(config.pool_size)),
+        pool_task: Mutex::new(None),
         config,
     });
     daemon.state.write_state(&LocalState {
@@ -666,7 +677,8 @@ pub async fn start(config: DaemonConfig) -> Result<DaemonHandle> {
         spawn_signal_watch(daemon.clone())?;
     }
     if let Some(pool) = &daemon.pool {
-        tokio::spawn(pool.clone().run(daemon.clone()));
+        let task = tokio::spawn(pool.clone().run(daemon.clone()));
+        *daemon.pool_task.lock().unwrap() = Some(task);
     }
     let task = tokio::spawn(run(daemon.clone(), listener));
     Ok(DaemonHandle { daemon, addr, task })
@@ -732,6 +744,7 @@ async fn run(daemon: Arc<Daemon>, listener: TcpListener) -> Result<()> {
     // Stop advertising first: clients then see "not running" rather than a closed port.
     daemon.state.remove_state();
     daemon.kill_all().await;
+    daemon.runtime.isolation.cgroups.remove_parents();
     daemon.state.release();
     tracing::info!("sandboxd stopped");
     Ok(())

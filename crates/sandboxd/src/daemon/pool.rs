@@ -155,7 +155,12 @@ impl Pool {
             .map_err(|e| e.to_string())?;
         daemon.state.record_sandbox(&id, process.init_pid());
         let warm = Warm { id, process };
-        match agent_get(warm.process.as_ref(), &warm.id, "/ready", READY_TIMEOUT).await {
+        let mut shutdown = daemon.shutdown_tx.subscribe();
+        let ready = tokio::select! {
+            r = agent_get(warm.process.as_ref(), &warm.id, "/ready", READY_TIMEOUT) => r,
+            _ = super::stopped(&mut shutdown) => Err("the daemon is shutting down".to_string()),
+        };
+        match ready {
             Ok(()) => {
                 tracing::info!(
                     "warm pool: sandbox {} ready in {} ms",

@@ -69,6 +69,9 @@ pub struct Cgroups {
     usable: Vec<(Kind, PathBuf)>,
     /// Why a wanted controller is not usable, for logs and `localNotes`.
     missing: Vec<String>,
+    /// Directories this daemon created for `parent` (outermost first), removed again on a
+    /// clean shutdown; a parent that existed before (e.g. delegated by an admin) stays.
+    created: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +102,7 @@ impl Cgroups {
             parent: parent.clone(),
             usable: Vec::new(),
             missing: Vec::new(),
+            created: Vec::new(),
         };
         if is_cgroup2(root) {
             me.version = Version::V2;
@@ -152,7 +156,7 @@ impl Cgroups {
                 continue;
             }
             let dir = hierarchy.join(&parent);
-            match fs::create_dir_all(&dir) {
+            match create_dirs(&dir, &mut me.created) {
                 Ok(()) => me.usable.push((kind, dir)),
                 Err(e) => me.missing.push(format!(
                     "cgroup {} is not writable ({e}); delegate it to this user or run as root",
@@ -171,7 +175,7 @@ impl Cgroups {
                     dir.display()
                 ));
             } else {
-                match fs::create_dir_all(&dir) {
+                match create_dirs(&dir, &mut me.created) {
                     Ok(()) => me.usable.push((Kind::Unified, dir)),
                     Err(e) => me.missing.push(format!(
                         "cgroup {} is not writable ({e}); kill and freeze use the v1 fallbacks",
@@ -247,6 +251,14 @@ impl Cgroups {
             return Err(e);
         }
         Ok(cg)
+    }
+
+    /// Removes the parent cgroup directories this daemon created (once empty), so a stopped
+    /// daemon leaves none behind.
+    pub fn remove_parents(&self) {
+        for dir in self.created.iter().rev() {
+            let _ = fs::remove_dir(dir);
+        }
     }
 
     /// Removes sandbox cgroups a crashed daemon left under the parent (killing what is left
@@ -518,6 +530,19 @@ impl SandboxCgroup {
             std::thread::sleep(Duration::from_millis(10));
         }
     }
+}
+
+/// `create_dir_all` that records each directory it had to create, outermost first.
+fn create_dirs(dir: &Path, created: &mut Vec<PathBuf>) -> io::Result<()> {
+    let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.is_dir()).collect();
+    for d in missing.into_iter().rev() {
+        match fs::create_dir(d) {
+            Ok(()) => created.push(d.to_path_buf()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 fn read_pids(dir: &Path) -> Vec<i32> {

@@ -315,6 +315,13 @@ fn launch_now(plan: &ChildPlan) -> Result<Launched, LaunchError> {
         .collect();
     let (sync_r, sync_w) = pipe().map_err(LaunchError::Other)?;
     let (err_r, err_w) = pipe().map_err(LaunchError::Other)?;
+    // The child checks this (readable = this process exited) once its parent-death signal is
+    // armed for good, so a daemon dying mid-launch never leaves a sandbox behind.
+    let me = unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) };
+    if me < 0 {
+        return Err(LaunchError::Other(io::Error::last_os_error()));
+    }
+    let me = unsafe { OwnedFd::from_raw_fd(me as RawFd) };
 
     let mut pidfd: libc::c_int = -1;
     let args = CloneArgs {
@@ -339,8 +346,12 @@ fn launch_now(plan: &ChildPlan) -> Result<Launched, LaunchError> {
         unsafe {
             child_main(
                 plan,
-                sync_r.as_raw_fd(),
-                err_w.as_raw_fd(),
+                ChildFds {
+                    sync_r: sync_r.as_raw_fd(),
+                    sync_w: sync_w.as_raw_fd(),
+                    err_w: err_w.as_raw_fd(),
+                    parent: me.as_raw_fd(),
+                },
                 argv.as_ptr(),
                 envp.as_ptr(),
             )
@@ -452,17 +463,30 @@ fn opt_ptr(c: &Option<CString>) -> *const c_char {
     c.as_ref().map_or(std::ptr::null(), |c| c.as_ptr())
 }
 
+/// The pipe ends and the parent's pidfd, as the child sees them.
+struct ChildFds {
+    sync_r: RawFd,
+    sync_w: RawFd,
+    err_w: RawFd,
+    parent: RawFd,
+}
+
 /// The child between `clone3` and `exec`. Only raw system calls from here on.
 unsafe fn child_main(
     plan: &ChildPlan,
-    sync_fd: RawFd,
-    mut err_fd: RawFd,
+    fds: ChildFds,
     argv: *const *const c_char,
     envp: *const *const c_char,
 ) -> ! {
+    let mut err_fd = fds.err_w;
+    // Only the parent may hold the sync pipe's write end: if it dies before writing, the
+    // read below sees EOF instead of blocking forever. Until the id switch clears it, the
+    // parent-death signal also covers that wait.
+    libc::close(fds.sync_w);
+    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
     // Wait until the parent has written our id maps.
     let mut b = 0u8;
-    if libc::read(sync_fd, (&mut b as *mut u8).cast(), 1) != 1 {
+    if libc::read(fds.sync_r, (&mut b as *mut u8).cast(), 1) != 1 {
         fail(err_fd, STEP_SYNC);
     }
     let mut slots = [-1 as RawFd; MAX_OPENS];
@@ -531,6 +555,15 @@ unsafe fn child_main(
         || libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0
     {
         fail(err_fd, STEP_PRCTL);
+    }
+    // The signal is armed for good now; if the daemon already died, it never will be sent.
+    let mut parent = libc::pollfd {
+        fd: fds.parent,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    if libc::poll(&mut parent, 1, 0) != 0 {
+        libc::_exit(1);
     }
     for prog in &plan.seccomp {
         let fprog = libc::sock_fprog {
