@@ -102,7 +102,7 @@ fn result_text(lines: &[(Duration, serde_json::Value)]) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn execute_through_the_proxy_streams_lines() {
-    let Some((d, id, token)) = sandbox_or_skip("execute_through_the_proxy_streams_lines").await
+    let Some((mut d, id, token)) = sandbox_or_skip("execute_through_the_proxy_streams_lines").await
     else {
         return;
     };
@@ -144,11 +144,12 @@ async fn execute_through_the_proxy_streams_lines() {
     let gone = request(d.addr, Method::GET, "/health", &h, None).await;
     assert_eq!(gone.status, 502);
     assert_eq!(gone.json()["message"], "The sandbox was not found");
+    d.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_disconnect_interrupts_the_kernel() {
-    let Some((d, id, token)) = sandbox_or_skip("client_disconnect_interrupts_the_kernel").await
+    let Some((mut d, id, token)) = sandbox_or_skip("client_disconnect_interrupts_the_kernel").await
     else {
         return;
     };
@@ -178,4 +179,5 @@ async fn client_disconnect_interrupts_the_kernel() {
         "took {:?}",
         t0.elapsed()
     );
+    d.stop().await;
 }
