@@ -13,12 +13,11 @@ if ! command -v cargo >/dev/null; then
 fi
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
-"$VENV/bin/python" -m pip install --quiet "maturin>=1.5,<2"
+# maturin builds the wheel; zig (from PyPI) links it against glibc 2.17 (manylinux2014).
+"$VENV/bin/python" -m pip install --quiet "maturin>=1.5,<2" "ziglang>=0.13"
 
 rm -rf dist && mkdir -p dist
-"$VENV/bin/maturin" build --release --quiet --out dist
-"$VENV/bin/python" -m pip wheel --quiet --no-deps --wheel-dir dist ./python/e2b_code_interpreter
-rm -rf python/e2b_code_interpreter/build python/e2b_code_interpreter/*.egg-info
+bash scripts/build-dists.sh "$VENV/bin/python" dist
 
 E2B_WHEEL=$(ls dist/e2b-*.whl)
 CI_WHEEL=$(ls dist/e2b_code_interpreter-*.whl)

@@ -7,13 +7,14 @@ machine; with a key it talks to the E2B cloud exactly as upstream.
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any, Dict, Literal, Mapping, Optional, Tuple, TypedDict, Union, cast
 
 from e2b._bridge import SDK_VERSION, api_default_headers, native, note_local_use
 from e2b.exceptions import InvalidArgumentException
 
 if TYPE_CHECKING:  # pragma: no cover
+    import logging
+
     from typing_extensions import Unpack
 
 ProxyTypes = Union[str, Any]

@@ -11,23 +11,44 @@ with Sandbox.create() as sandbox:
 ```
 """
 
-from e2b import *  # noqa: F401,F403
+import e2b as _e2b
 
-from . import client  # noqa: F401
-from .client import E2B, E2BClientParams  # noqa: F401
-from .code_interpreter_async import AsyncSandbox  # noqa: F401
-from .code_interpreter_sync import Sandbox  # noqa: F401
-from .models import (  # noqa: F401
-    Context,
-    Execution,
-    ExecutionError,
-    Logs,
-    MIMEType,
-    OutputHandler,
-    OutputMessage,
-    Result,
-    RunCodeLanguage,
-)
+# Like upstream, this module offers every name of `e2b` plus its own; all of them are imported
+# on first use (PEP 562 `__getattr__`), so `import e2b_code_interpreter` costs next to nothing.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from e2b import *  # noqa: F401,F403
+
+    from . import client  # noqa: F401
+    from .client import E2B, E2BClientParams  # noqa: F401
+    from .code_interpreter_async import AsyncSandbox  # noqa: F401
+    from .code_interpreter_sync import Sandbox  # noqa: F401
+    from .models import (  # noqa: F401
+        Context,
+        Execution,
+        ExecutionError,
+        Logs,
+        MIMEType,
+        OutputHandler,
+        OutputMessage,
+        Result,
+        RunCodeLanguage,
+    )
+
+_OWN = {
+    "E2B": "client",
+    "E2BClientParams": "client",
+    "AsyncSandbox": "code_interpreter_async",
+    "Sandbox": "code_interpreter_sync",
+    **{
+        name: "models"
+        for name in (
+            "Context Execution ExecutionError Logs MIMEType OutputHandler OutputMessage Result RunCodeLanguage"
+        ).split()
+    },
+}
+
+__all__ = [name for name in _e2b.__all__ if name not in _OWN] + list(_OWN)
 
 _V0_MESSAGE = (
     "`{name}` was removed in e2b-code-interpreter 1.0. Use `Sandbox` instead "
@@ -44,6 +65,22 @@ _V0_MESSAGE = (
 
 
 def __getattr__(name: str):
-    if name in ("CodeInterpreter", "AsyncCodeInterpreter"):
+    import importlib
+
+    module = _OWN.get(name)
+    if name == "client":  # our own submodule, not `e2b.client`
+        return importlib.import_module(".client", __name__)
+    if module is not None:
+        value = getattr(importlib.import_module("." + module, __name__), name)
+    elif name in _e2b.__all__:
+        value = getattr(_e2b, name)
+    elif name in ("CodeInterpreter", "AsyncCodeInterpreter"):
         raise ImportError(_V0_MESSAGE.format(name=name), name=name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -4,7 +4,6 @@ execution in Jupyter kernels (``run_code``) and code contexts."""
 from __future__ import annotations
 
 import inspect
-import logging
 from typing import Dict, List, Optional, Union, overload
 
 from e2b import AsyncSandbox as BaseAsyncSandbox
@@ -24,8 +23,9 @@ from e2b_code_interpreter.models import (
     _apply_event,
     _execution_from_native,
 )
+from e2b._bridge import LazyLogger
 
-logger = logging.getLogger(__name__)
+logger = LazyLogger(__name__)
 
 
 class AsyncSandbox(BaseAsyncSandbox):

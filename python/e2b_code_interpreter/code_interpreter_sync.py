@@ -3,7 +3,6 @@ execution in Jupyter kernels (``run_code``) and code contexts."""
 
 from __future__ import annotations
 
-import logging
 from typing import Dict, List, Optional, Union, overload
 
 from e2b import InvalidArgumentException
@@ -21,8 +20,9 @@ from e2b_code_interpreter.models import (
     _apply_event,
     _execution_from_native,
 )
+from e2b._bridge import LazyLogger
 
-logger = logging.getLogger(__name__)
+logger = LazyLogger(__name__)
 
 
 def _run_timeouts(timeout: Optional[float], request_timeout: Optional[float], default_request_timeout: Optional[float]):

@@ -3,9 +3,10 @@ plus code contexts."""
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Dict, Iterable, List, Literal, Optional, Tuple, TypeVar, Union
+
+from e2b._bridge import LazyLogger
 
 from .charts import Chart, _deserialize_chart
 
@@ -22,7 +23,7 @@ OutputHandler = Union[Callable[[T], Any],]
 OutputHandlerWithAsync = Union[OutputHandler[T], Callable[[T], Awaitable[Any]]]
 """A callback receiving output; may also be a coroutine function (async API)."""
 
-logger = logging.getLogger(__name__)
+logger = LazyLogger(__name__)
 
 
 @dataclass

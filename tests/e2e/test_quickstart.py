@@ -31,7 +31,7 @@ def test_quickstart_autostarts_the_daemon_and_stop_stops_it(tmp_path):
 
     env_out = subprocess.run([E2B_LOCAL, "env"], env=env, capture_output=True, text=True, timeout=30)
     assert env_out.returncode == 0, env_out.stderr
-    lines = dict(line.split("=", 1) for line in env_out.stdout.strip().splitlines())
+    lines = dict(line.removeprefix("export ").split("=", 1) for line in env_out.stdout.strip().splitlines())
     assert lines == {"E2B_API_URL": state["url"], "E2B_SANDBOX_URL": state["url"], "E2B_API_KEY": state["api_key"]}
 
     stop = subprocess.run([E2B_LOCAL, "stop"], env=env, capture_output=True, text=True, timeout=60)

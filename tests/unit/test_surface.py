@@ -329,3 +329,20 @@ def test_import_is_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ), check=True)
     assert out.stdout.strip() == ""
+
+
+def test_lazy_names_match_the_type_checking_imports():
+    """`e2b` imports its names on first use; the map it uses must say what type checkers read."""
+    import ast
+    import pathlib
+
+    tree = ast.parse(pathlib.Path(e2b.__file__).read_text())
+    block = next(n for n in tree.body if isinstance(n, ast.If) and getattr(n.test, "id", "") == "TYPE_CHECKING")
+    imported = {
+        alias.name: node.module
+        for node in block.body
+        if isinstance(node, ast.ImportFrom) and node.module
+        for alias in node.names
+    }
+    assert imported == e2b._LAZY
+    assert set(imported) | {"client"} == set(e2b.__all__)

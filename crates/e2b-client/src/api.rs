@@ -210,6 +210,15 @@ impl ApiClient {
         let response = self
             .send_json(Method::POST, "/v2/sandboxes", body, &extra)
             .await?;
+        if response.status == 404 {
+            // A missing template: upstream's text ("404: <message>", status_code 404) on
+            // the class that says what happened (docs/declared-differences.md).
+            return Err(api_error(
+                response.status,
+                &response.body,
+                ErrorKind::NotFoundException,
+            ));
+        }
         if response.status >= 300 {
             return Err(api_error(
                 response.status,

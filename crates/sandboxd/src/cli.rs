@@ -1,7 +1,9 @@
 //! The `e2b-local` command line (design §3): `serve` runs the per-user daemon in the
 //! foreground; `status`, `list`, `kill`, `stop`, `env` and `logs` manage a running one
-//! through its state file and its API.
+//! through its state file and its API; `template` lists and defines local templates. Every
+//! command takes `--json` for machine-readable output on stdout.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -9,14 +11,14 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use bytes::Bytes;
 use clap::{Parser, Subcommand};
-use e2b_wire::api::ListedSandbox;
-use e2b_wire::headers::{API_KEY, NEXT_TOKEN};
+use e2b_wire::headers::API_KEY;
 use e2b_wire::local::{LocalState, LOG_FILE};
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
 
-use crate::daemon::{self, state};
+use crate::daemon::{self, state, UserTemplate};
 use crate::sandbox::AgentLauncher;
 
 /// What the caller of [`main`] knows about its environment.
@@ -35,7 +37,7 @@ pub struct CliContext {
     name = "e2b-local",
     version,
     about = "Manage the local E2B sandbox runtime (sandboxd) of the current user",
-    after_help = "Use it from a shell with: eval \"$(e2b-local env)\""
+    after_help = "Point the official SDK (or the JS SDK) at it with: eval \"$(e2b-local env)\""
 )]
 struct Cli {
     #[command(subcommand)]
@@ -44,7 +46,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the daemon in the foreground (logs go to stderr).
+    /// Run the daemon in the foreground (progress and logs go to stderr).
     Serve {
         /// TCP port on 127.0.0.1 (0 = any free port).
         #[arg(long, default_value_t = 0)]
@@ -55,12 +57,29 @@ enum Command {
         /// Sandboxes of the default template kept ready, kernel started (0 = no warm pool).
         #[arg(long, env = "E2B_LOCAL_POOL_SIZE", default_value_t = 1)]
         pool_size: usize,
+        /// A template defined as a Python environment for this daemon only, NAME=PATH
+        /// (PATH: a virtualenv's or any interpreter's `bin/python`); repeatable. See also
+        /// `e2b-local template add`.
+        #[arg(long = "template", value_name = "NAME=PATH")]
+        templates: Vec<String>,
+        /// Also serve the SDKs' debug mode (E2B_DEBUG=true): envd on 127.0.0.1:49983, the
+        /// code interpreter on :49999 and the API on :3000, with `debug_sandbox_id` standing
+        /// for one sandbox of the default template. Development only: that sandbox needs no
+        /// access token.
+        #[arg(long)]
+        debug: bool,
+        /// Print one JSON object (pid, url, state dir) on stdout once the daemon listens.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         limits: LimitArgs,
     },
     /// Show whether the daemon runs (exit code 0 if it does, 1 if not).
-    Status,
-    /// List running sandboxes.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List sandboxes: id, template, state, age, CPU time, memory, metadata.
     List {
         /// Print JSON instead of a table.
         #[arg(long)]
@@ -70,16 +89,60 @@ enum Command {
     Kill {
         #[arg(required = true)]
         ids: Vec<String>,
+        #[arg(long)]
+        json: bool,
     },
     /// Stop the daemon (kills its sandboxes) and wait until it has exited.
-    Stop,
+    Stop {
+        #[arg(long)]
+        json: bool,
+    },
     /// Print E2B_API_URL, E2B_SANDBOX_URL and E2B_API_KEY for `eval "$(e2b-local env)"`.
-    Env,
-    /// Print the end of the daemon's log.
+    Env {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the end of a sandbox's agent log (with ID) or of the daemon's log (without).
     Logs {
+        /// Sandbox id; without it, the daemon's log.
+        id: Option<String>,
         /// Number of lines.
         #[arg(short = 'n', long, default_value_t = 50)]
         lines: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Local templates: list them, or define one as a Python environment.
+    Template {
+        #[command(subcommand)]
+        command: TemplateCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TemplateCommand {
+    /// List the templates `Sandbox.create(template=...)` accepts here.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Define (or redefine) a template as a Python environment: its sandboxes run that
+    /// interpreter's environment, read-only. Kept in the state directory; a running daemon
+    /// picks it up at the next create.
+    Add {
+        /// Template name (lowercase letters, digits, '-', '_', '.').
+        name: String,
+        /// The interpreter, e.g. /path/to/venv/bin/python.
+        #[arg(long)]
+        python: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a template defined with `template add`.
+    Remove {
+        name: String,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -105,6 +168,7 @@ struct LimitArgs {
     #[arg(long, env = "E2B_LOCAL_CGROUP_PARENT")]
     cgroup_parent: Option<String>,
 }
+
 
 /// Runs the CLI. `args` is the whole command line, program name first (as `std::env::args`
 /// or Python's `sys.argv`). Returns the process exit code.
@@ -132,14 +196,38 @@ fn run(command: Command, ctx: CliContext) -> Result<i32> {
             python,
             limits,
             pool_size,
-        } => serve(port, python, limits, pool_size, ctx),
-        Command::Status => status(),
+            templates,
+            debug,
+            json,
+        } => serve(
+            ServeArgs {
+                port,
+                python,
+                limits,
+                pool_size,
+                templates,
+                debug,
+                json,
+            },
+            ctx,
+        ),
+        Command::Status { json } => status(json),
         Command::List { json } => list(json),
-        Command::Kill { ids } => kill(&ids),
-        Command::Stop => stop(),
-        Command::Env => env(),
-        Command::Logs { lines } => logs(lines),
+        Command::Kill { ids, json } => kill(&ids, json),
+        Command::Stop { json } => stop(json),
+        Command::Env { json } => env(json),
+        Command::Logs { id, lines, json } => logs(id.as_deref(), lines, json),
+        Command::Template { command } => match command {
+            TemplateCommand::List { json } => template_list(&ctx, json),
+            TemplateCommand::Add { name, python, json } => template_add(&name, &python, json),
+            TemplateCommand::Remove { name, json } => template_remove(&name, json),
+        },
     }
+}
+
+fn print_json(value: &Value) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
 }
 
 fn init_logging() {
@@ -159,26 +247,127 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn serve(
+struct ServeArgs {
     port: u16,
     python: Option<PathBuf>,
     limits: LimitArgs,
     pool_size: usize,
-    ctx: CliContext,
-) -> Result<i32> {
+    templates: Vec<String>,
+    debug: bool,
+    json: bool,
+}
+
+/// `NAME=PATH` of `serve --template`.
+fn parse_template_arg(arg: &str) -> Result<(String, UserTemplate)> {
+    let (name, path) = arg
+        .split_once('=')
+        .ok_or_else(|| anyhow!("--template {arg:?}: expected NAME=PATH"))?;
+    daemon::validate_template_name(name).map_err(|e| anyhow!("--template: {e}"))?;
+    let python = std::path::absolute(path)
+        .with_context(|| format!("--template {name}: bad path {path:?}"))?;
+    if !python.is_file() {
+        bail!(
+            "--template {name}: {} is not a file (give the interpreter, e.g. \
+             /path/to/venv/bin/python)",
+            python.display()
+        );
+    }
+    Ok((name.to_string(), UserTemplate { python }))
+}
+
+/// Progress line of `serve` on stderr (the daemon's own log lines follow the same stream).
+fn progress(line: &str) {
+    eprintln!("e2b-local: {line}");
+}
+
+fn describe_env(env: &crate::sandbox::PythonEnv) -> String {
+    let mut kernels = Vec::new();
+    if env.has_ipykernel {
+        kernels.push("python (ipykernel)".to_string());
+    }
+    if env.kernels.deno.is_some() {
+        kernels.push("javascript/typescript (deno)".to_string());
+    }
+    if env.kernels.bash_kernel {
+        kernels.push("bash (bash_kernel)".to_string());
+    }
+    for spec in &env.kernels.kernelspecs {
+        kernels.push(format!("{} (kernelspec {})", spec.language, spec.name));
+    }
+    format!(
+        "Python {}; kernels: {}",
+        env.version,
+        if kernels.is_empty() {
+            "none".to_string()
+        } else {
+            kernels.join(", ")
+        }
+    )
+}
+
+/// Checks what sandboxes need before the daemon starts, printing what it finds and the exact
+/// fix for what is missing. Errors only for what makes every sandbox fail.
+async fn preflight(python: &Path, templates: &BTreeMap<String, UserTemplate>) -> Result<()> {
+    progress(&format!("checking the sandbox Python {} …", python.display()));
+    let env = crate::sandbox::preflight(python)
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    progress(&format!("  {}", describe_env(&env)));
+    if !env.has_ipykernel {
+        progress(&format!(
+            "  warning: ipykernel is not installed there, so run_code and the code-interpreter \
+             template fail; fix: {} -m pip install 'e2b[local]'",
+            python.display()
+        ));
+    } else {
+        if env.kernels.deno.is_none() {
+            progress(
+                "  note: no JavaScript/TypeScript kernel; fix: pip install deno (part of \
+                 'e2b[local]')",
+            );
+        }
+        if !env.kernels.bash_kernel {
+            progress("  note: no bash kernel; fix: pip install bash_kernel (part of 'e2b[local]')");
+        }
+    }
+    for (name, def) in templates {
+        progress(&format!(
+            "preparing template {name}: Python environment {} …",
+            def.python.display()
+        ));
+        match crate::sandbox::describe_python(&def.python).await {
+            Ok(env) => {
+                progress(&format!("  {}", describe_env(&env)));
+                if !env.has_ipykernel {
+                    progress(&format!(
+                        "  note: no ipykernel there: its sandboxes run commands and files but \
+                         not run_code; fix: {} -m pip install ipykernel",
+                        def.python.display()
+                    ));
+                }
+            }
+            Err(e) => progress(&format!("  warning: template {name} will not work: {e}")),
+        }
+    }
+    Ok(())
+}
+
+fn serve(args: ServeArgs, ctx: CliContext) -> Result<i32> {
     init_logging();
-    let python = python
+    let python = args
+        .python
         .or(ctx.python)
         .or_else(|| find_on_path("python3"))
         .ok_or_else(|| {
             anyhow!(
                 "no Python interpreter found for the sandboxes' kernels: pass --python PATH or \
-                 set E2B_LOCAL_PYTHON (it needs ipykernel installed)"
+                 set E2B_LOCAL_PYTHON (it needs ipykernel: pip install 'e2b[local]')"
             )
         })?;
-    let mut config = daemon::DaemonConfig::new(python, ctx.agent);
-    config.port = port;
-    config.pool_size = pool_size;
+    let mut config = daemon::DaemonConfig::new(python.clone(), ctx.agent);
+    config.port = args.port;
+    config.pool_size = args.pool_size;
+    let limits = args.limits;
     if limits.memory_mb < 16 || limits.pids < 8 || limits.disk_mb == 0 || limits.cpus < 0.01 {
         bail!("limits too small: --memory-mb ≥ 16, --pids ≥ 8, --disk-mb ≥ 1, --cpus ≥ 0.01");
     }
@@ -189,7 +378,48 @@ fn serve(
         disk_mb: limits.disk_mb,
     };
     config.cgroup_parent = limits.cgroup_parent;
-    daemon::serve_blocking(config)?;
+    for arg in &args.templates {
+        let (name, def) = parse_template_arg(arg)?;
+        config.templates.insert(name, def);
+    }
+    if args.debug {
+        config.debug = Some(daemon::debug::DebugPorts::default());
+    }
+    let json = args.json;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("sandboxd")
+        .build()
+        .context("cannot start the tokio runtime")?;
+    rt.block_on(async move {
+        let mut all_templates = daemon::read_user_templates(&config.state_dir);
+        all_templates.extend(config.templates.clone());
+        preflight(&python, &all_templates).await?;
+        if config.pool_size > 0 {
+            progress(&format!(
+                "starting; the warm pool prepares {} sandbox(es) of code-interpreter-v1 in \
+                 the background (Python kernel started)",
+                config.pool_size
+            ));
+        }
+        let handle = daemon::start(config).await?;
+        progress(&format!(
+            "ready: {} (pid {}); point an SDK at it with: eval \"$(e2b-local env)\"",
+            handle.url(),
+            std::process::id()
+        ));
+        if json {
+            println!(
+                "{}",
+                json!({
+                    "pid": std::process::id(),
+                    "url": handle.url(),
+                    "stateDir": e2b_wire::local::state_dir().display().to_string(),
+                })
+            );
+        }
+        handle.wait().await
+    })?;
     Ok(0)
 }
 
@@ -218,8 +448,13 @@ fn require_daemon() -> Result<LocalState> {
 
 struct HttpResponse {
     status: StatusCode,
-    headers: http::HeaderMap,
     body: Bytes,
+}
+
+impl HttpResponse {
+    fn json(&self) -> Result<Value> {
+        serde_json::from_slice(&self.body).context("unexpected answer from the daemon")
+    }
 }
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
@@ -260,13 +495,21 @@ async fn call(state: &LocalState, method: Method, path_and_query: &str) -> Resul
     let body = body.collect().await?.to_bytes();
     Ok(HttpResponse {
         status: parts.status,
-        headers: parts.headers,
         body,
     })
 }
 
+/// `GET path` on a healthy daemon; an error unless it answers 200.
+fn get_ok(state: &LocalState, path: &str) -> Result<HttpResponse> {
+    let resp = block_on(call(state, Method::GET, path))?;
+    if resp.status != StatusCode::OK {
+        bail!("{path}: {} {}", resp.status, error_message(&resp));
+    }
+    Ok(resp)
+}
+
 fn error_message(resp: &HttpResponse) -> String {
-    serde_json::from_slice::<serde_json::Value>(&resp.body)
+    serde_json::from_slice::<Value>(&resp.body)
         .ok()
         .and_then(|v| {
             v.get("message")
@@ -276,41 +519,50 @@ fn error_message(resp: &HttpResponse) -> String {
         .unwrap_or_else(|| String::from_utf8_lossy(&resp.body).into_owned())
 }
 
-fn status() -> Result<i32> {
+fn status(json: bool) -> Result<i32> {
     let dir = e2b_wire::local::state_dir();
+    let not_running = |reason: String| -> Result<i32> {
+        if json {
+            print_json(&json!({"running": false, "reason": reason, "stateDir": dir.display().to_string()}))?;
+        } else {
+            println!("not running ({reason})");
+        }
+        Ok(1)
+    };
     let Some(state) = state::read_state(&dir) else {
-        println!("not running (no state file in {})", dir.display());
-        return Ok(1);
+        return not_running(format!("no state file in {}", dir.display()));
     };
     if !state::pid_alive(state.pid as i32) {
-        println!(
-            "not running (stale state file of pid {} in {})",
+        return not_running(format!(
+            "stale state file of pid {} in {}",
             state.pid,
             dir.display()
-        );
-        return Ok(1);
+        ));
     }
     let resp = match block_on(call(&state, Method::GET, "/local/status")) {
         Ok(resp) if resp.status == StatusCode::OK => resp,
         Ok(resp) => {
-            println!(
+            return not_running(format!(
                 "pid {} is alive but {} answered {}: {}",
                 state.pid,
                 state.url,
                 resp.status,
                 error_message(&resp)
-            );
-            return Ok(1);
+            ))
         }
         Err(e) => {
-            println!(
+            return not_running(format!(
                 "pid {} is alive but does not answer at {}: {e:#}",
                 state.pid, state.url
-            );
-            return Ok(1);
+            ))
         }
     };
-    let info: serde_json::Value = serde_json::from_slice(&resp.body)?;
+    let mut info = resp.json()?;
+    if json {
+        info["running"] = Value::Bool(true);
+        print_json(&info)?;
+        return Ok(0);
+    }
     println!("running");
     println!("  pid:        {}", state.pid);
     println!("  url:        {}", state.url);
@@ -319,6 +571,20 @@ fn status() -> Result<i32> {
         info["version"].as_str().unwrap_or(&state.version)
     );
     println!("  sandboxes:  {}", info["sandboxes"].as_u64().unwrap_or(0));
+    println!(
+        "  warm pool:  {} of {} ready",
+        info["warmPool"].as_u64().unwrap_or(0),
+        info["poolSize"].as_u64().unwrap_or(0)
+    );
+    if let Some(p) = info["python"].as_str() {
+        println!("  python:     {p}");
+    }
+    if let Some(d) = info["debug"].as_object() {
+        println!(
+            "  debug mode: envd :{}, code interpreter :{}, API :{}",
+            d["envdPort"], d["codeInterpreterPort"], d["apiPort"]
+        );
+    }
     println!(
         "  uptime:     {}",
         human_duration(Duration::from_secs(
@@ -339,124 +605,160 @@ fn human_duration(d: Duration) -> String {
     }
 }
 
-fn fetch_all(state: &LocalState) -> Result<Vec<ListedSandbox>> {
-    block_on(async {
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let mut path = String::from("/v2/sandboxes?limit=100");
-            if let Some(t) = &token {
-                path.push_str("&nextToken=");
-                path.extend(form_urlencoded::byte_serialize(t.as_bytes()));
-            }
-            let resp = call(state, Method::GET, &path).await?;
-            if resp.status != StatusCode::OK {
-                bail!(
-                    "listing sandboxes failed: {} {}",
-                    resp.status,
-                    error_message(&resp)
-                );
-            }
-            let page: Vec<ListedSandbox> = serde_json::from_slice(&resp.body)?;
-            out.extend(page);
-            token = resp
-                .headers
-                .get(NEXT_TOKEN)
-                .and_then(|v| v.to_str().ok())
-                .filter(|t| !t.is_empty())
-                .map(str::to_string);
-            if token.is_none() {
-                return Ok(out);
-            }
-        }
-    })
+fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
 }
 
-fn list(json: bool) -> Result<i32> {
-    let state = require_daemon()?;
-    let sandboxes = fetch_all(&state)?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&sandboxes)?);
-        return Ok(0);
+fn human_cpu(secs: f64) -> String {
+    if secs < 60.0 {
+        format!("{secs:.2}s")
+    } else {
+        human_duration(Duration::from_secs_f64(secs))
     }
-    if sandboxes.is_empty() {
-        println!("no running sandboxes");
-        return Ok(0);
-    }
-    let now = chrono::Utc::now();
-    let rows: Vec<[String; 5]> = sandboxes
-        .iter()
-        .map(|s| {
-            let age = chrono::DateTime::parse_from_rfc3339(&s.started_at)
-                .ok()
-                .and_then(|t| (now - t.with_timezone(&chrono::Utc)).to_std().ok())
-                .map(human_duration)
-                .unwrap_or_else(|| "?".into());
-            let mut meta: Vec<String> = s
-                .metadata
-                .iter()
-                .flatten()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            meta.sort();
-            [
-                s.sandbox_id.clone(),
-                s.template_id.clone(),
-                s.state.as_str().to_string(),
-                age,
-                meta.join(","),
-            ]
-        })
-        .collect();
-    let header = ["SANDBOX ID", "TEMPLATE", "STATE", "AGE", "METADATA"];
-    let mut widths = header.map(str::len);
-    for row in &rows {
+}
+
+/// Prints rows as an aligned table (like `docker ps`).
+fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let print_row = |cells: [&str; 5]| {
-        let line: Vec<String> = cells
+    let line = |cells: Vec<&str>| {
+        let parts: Vec<String> = cells
             .iter()
-            .zip(widths)
+            .zip(&widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
-        println!("{}", line.join("  ").trim_end());
+        println!("{}", parts.join("   ").trim_end());
     };
-    print_row(header);
-    for row in &rows {
-        print_row([&row[0], &row[1], &row[2], &row[3], &row[4]]);
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
     }
+}
+
+fn list(json: bool) -> Result<i32> {
+    let state = require_daemon()?;
+    let rows = get_ok(&state, "/local/sandboxes")?.json()?;
+    let rows = rows.as_array().cloned().unwrap_or_default();
+    if json {
+        print_json(&Value::Array(rows))?;
+        return Ok(0);
+    }
+    if rows.is_empty() {
+        println!("no running sandboxes");
+        return Ok(0);
+    }
+    let now = chrono::Utc::now();
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|s| {
+            let age = s["startedAt"]
+                .as_str()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .and_then(|t| (now - t.with_timezone(&chrono::Utc)).to_std().ok())
+                .map(human_duration)
+                .unwrap_or_else(|| "?".into());
+            let cpu = s["cpuUsageSeconds"]
+                .as_f64()
+                .map(human_cpu)
+                .unwrap_or_else(|| "-".into());
+            let memory = match (s["memoryBytes"].as_u64(), s["memoryMB"].as_u64()) {
+                (Some(used), Some(limit)) => {
+                    format!("{} / {}", human_bytes(used), human_bytes(limit << 20))
+                }
+                (Some(used), None) => human_bytes(used),
+                _ => "-".into(),
+            };
+            let mut meta: Vec<String> = s["metadata"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            meta.sort();
+            vec![
+                s["sandboxID"].as_str().unwrap_or("?").to_string(),
+                s["templateID"].as_str().unwrap_or("?").to_string(),
+                s["state"].as_str().unwrap_or("?").to_string(),
+                age,
+                cpu,
+                memory,
+                meta.join(","),
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "SANDBOX ID",
+            "TEMPLATE",
+            "STATE",
+            "AGE",
+            "CPU TIME",
+            "MEMORY",
+            "METADATA",
+        ],
+        &table,
+    );
     Ok(0)
 }
 
-fn kill(ids: &[String]) -> Result<i32> {
+fn kill(ids: &[String], json: bool) -> Result<i32> {
     let state = require_daemon()?;
     let mut code = 0;
+    let mut killed = Vec::new();
+    let mut failed = serde_json::Map::new();
     for id in ids {
         let path = format!(
             "/sandboxes/{}",
             form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
         );
         let resp = block_on(call(&state, Method::DELETE, &path))?;
-        match resp.status {
-            StatusCode::NO_CONTENT => println!("killed {id}"),
-            StatusCode::NOT_FOUND => {
-                eprintln!("sandbox {id} not found");
-                code = 1;
+        let problem = match resp.status {
+            StatusCode::NO_CONTENT => {
+                killed.push(id.clone());
+                if !json {
+                    println!("killed {id}");
+                }
+                continue;
             }
-            other => {
-                eprintln!("killing {id} failed: {other} {}", error_message(&resp));
-                code = 1;
-            }
+            StatusCode::NOT_FOUND => format!("sandbox {id} not found"),
+            other => format!("killing {id} failed: {other} {}", error_message(&resp)),
+        };
+        code = 1;
+        if !json {
+            eprintln!("{problem}");
         }
+        failed.insert(id.clone(), Value::String(problem));
+    }
+    if json {
+        print_json(&json!({"killed": killed, "failed": failed}))?;
     }
     Ok(code)
 }
 
-fn stop() -> Result<i32> {
+fn stop(json: bool) -> Result<i32> {
     let Some(state) = running_daemon()? else {
-        println!("the local E2B runtime is not running");
+        if json {
+            print_json(&json!({"stopped": false, "running": false}))?;
+        } else {
+            println!("the local E2B runtime is not running");
+        }
         return Ok(0);
     };
     let pid = state.pid as i32;
@@ -471,12 +773,20 @@ fn stop() -> Result<i32> {
     let deadline = Instant::now() + Duration::from_secs(30);
     while state::pid_alive(pid) && !is_zombie(pid) {
         if Instant::now() > deadline {
-            eprintln!("daemon pid {pid} did not exit within 30 s");
+            if json {
+                print_json(&json!({"stopped": false, "running": true, "pid": pid}))?;
+            } else {
+                eprintln!("daemon pid {pid} did not exit within 30 s");
+            }
             return Ok(1);
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    println!("stopped the local E2B runtime (pid {pid})");
+    if json {
+        print_json(&json!({"stopped": true, "pid": pid}))?;
+    } else {
+        println!("stopped the local E2B runtime (pid {pid})");
+    }
     Ok(0)
 }
 
@@ -491,26 +801,288 @@ fn is_zombie(pid: i32) -> bool {
         .unwrap_or(false)
 }
 
-fn env() -> Result<i32> {
+fn env(json: bool) -> Result<i32> {
     let state = require_daemon()?;
-    println!("E2B_API_URL={}", state.url);
-    println!("E2B_SANDBOX_URL={}", state.url);
-    println!("E2B_API_KEY={}", state.api_key);
-    Ok(0)
-}
-
-fn logs(lines: usize) -> Result<i32> {
-    let path = e2b_wire::local::state_dir().join(LOG_FILE);
-    print_tail(&path, lines)?;
-    Ok(0)
-}
-
-fn print_tail(path: &Path, lines: usize) -> Result<()> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let all: Vec<&str> = text.lines().collect();
-    for line in &all[all.len().saturating_sub(lines)..] {
-        println!("{line}");
+    if json {
+        print_json(&json!({
+            "E2B_API_URL": state.url,
+            "E2B_SANDBOX_URL": state.url,
+            "E2B_API_KEY": state.api_key,
+        }))?;
+        return Ok(0);
     }
-    Ok(())
+    println!("export E2B_API_URL={}", state.url);
+    println!("export E2B_SANDBOX_URL={}", state.url);
+    println!("export E2B_API_KEY={}", state.api_key);
+    Ok(0)
+}
+
+fn last_lines(text: &str, n: usize) -> Vec<&str> {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(n)..].to_vec()
+}
+
+fn logs(id: Option<&str>, lines: usize, json: bool) -> Result<i32> {
+    let (source, text) = match id {
+        Some(id) => {
+            let state = require_daemon()?;
+            let path = format!(
+                "/local/sandboxes/{}/logs?bytes={}",
+                form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>(),
+                (lines.max(1) * 512).min(16 << 20)
+            );
+            let resp = block_on(call(&state, Method::GET, &path))?;
+            match resp.status {
+                StatusCode::OK => {}
+                StatusCode::NOT_FOUND => bail!("sandbox {id} not found"),
+                other => bail!("cannot read the log of {id}: {other} {}", error_message(&resp)),
+            }
+            (
+                format!("sandbox {id} (agent log)"),
+                String::from_utf8_lossy(&resp.body).into_owned(),
+            )
+        }
+        None => {
+            let path = e2b_wire::local::state_dir().join(LOG_FILE);
+            let text = std::fs::read(&path).with_context(|| {
+                format!(
+                    "cannot read {} (a daemon started by `e2b-local serve` logs to its \
+                     terminal instead)",
+                    path.display()
+                )
+            })?;
+            (
+                format!("daemon ({})", path.display()),
+                String::from_utf8_lossy(&text).into_owned(),
+            )
+        }
+    };
+    let tail = last_lines(&text, lines);
+    if json {
+        print_json(&json!({"source": source, "sandboxID": id, "lines": tail}))?;
+    } else {
+        for line in tail {
+            println!("{line}");
+        }
+    }
+    Ok(0)
+}
+
+/// Runs `python` to learn its version and whether it has ipykernel.
+fn probe_python(python: &Path) -> Result<(String, bool)> {
+    let out = std::process::Command::new(python)
+        .args([
+            "-s",
+            "-c",
+            "import sys, importlib.util; print(sys.version.split()[0]); \
+             print(importlib.util.find_spec('ipykernel') is not None)",
+        ])
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("LANG", "C.UTF-8")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .with_context(|| format!("cannot run {}", python.display()))?;
+    if !out.status.success() {
+        bail!(
+            "{} does not run as a Python interpreter ({}): {}",
+            python.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut it = text.lines();
+    let version = it.next().unwrap_or("?").to_string();
+    let ipykernel = it.next() == Some("True");
+    Ok((version, ipykernel))
+}
+
+fn template_list(ctx: &CliContext, json: bool) -> Result<i32> {
+    // A running daemon knows its `serve --template` ones too, and probes each environment.
+    let rows: Vec<Value> = match running_daemon()? {
+        Some(state) => get_ok(&state, "/local/templates")?
+            .json()?
+            .as_array()
+            .cloned()
+            .unwrap_or_default(),
+        None => {
+            let default_python = ctx
+                .python
+                .clone()
+                .or_else(|| find_on_path("python3"))
+                .map(|p| p.display().to_string());
+            let mut rows: Vec<Value> = daemon::TEMPLATES
+                .iter()
+                .map(|t| {
+                    json!({
+                        "name": t.id,
+                        "aliases": t.aliases,
+                        "source": "builtin",
+                        "python": default_python,
+                        "startsKernel": t.start_kernel,
+                    })
+                })
+                .collect();
+            for (name, def) in daemon::read_user_templates(&e2b_wire::local::state_dir()) {
+                let mut row = json!({
+                    "name": name,
+                    "aliases": [],
+                    "source": "state",
+                    "python": def.python.display().to_string(),
+                });
+                match probe_python(&def.python) {
+                    Ok((version, ipykernel)) => {
+                        row["pythonVersion"] = json!(version);
+                        row["ipykernel"] = json!(ipykernel);
+                        row["startsKernel"] = json!(ipykernel);
+                    }
+                    Err(e) => row["error"] = json!(format!("{e:#}")),
+                }
+                rows.push(row);
+            }
+            rows
+        }
+    };
+    if json {
+        print_json(&Value::Array(rows))?;
+        return Ok(0);
+    }
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let mut name = r["name"].as_str().unwrap_or("?").to_string();
+            let aliases: Vec<&str> = r["aliases"]
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            if !aliases.is_empty() {
+                name = format!("{name} (alias {})", aliases.join(", "));
+            }
+            let kernel = match (r.get("error").and_then(Value::as_str), &r["startsKernel"]) {
+                (Some(e), _) => format!("error: {e}"),
+                (None, Value::Bool(true)) => "python kernel at create".into(),
+                (None, Value::Bool(false)) => "no kernel at create".into(),
+                _ => "-".into(),
+            };
+            vec![
+                name,
+                r["source"].as_str().unwrap_or("?").to_string(),
+                r["python"].as_str().unwrap_or("-").to_string(),
+                r["pythonVersion"].as_str().unwrap_or("-").to_string(),
+                kernel,
+            ]
+        })
+        .collect();
+    print_table(&["TEMPLATE", "SOURCE", "PYTHON", "VERSION", "KERNEL"], &table);
+    Ok(0)
+}
+
+fn template_add(name: &str, python: &Path, json: bool) -> Result<i32> {
+    daemon::validate_template_name(name).map_err(|e| anyhow!(e))?;
+    let python = std::path::absolute(python)
+        .with_context(|| format!("bad path {}", python.display()))?;
+    if !python.is_file() {
+        bail!(
+            "{} is not a file: give the interpreter, e.g. /path/to/venv/bin/python",
+            python.display()
+        );
+    }
+    let (version, ipykernel) = probe_python(&python)?;
+    let dir = e2b_wire::local::state_dir();
+    let mut all = daemon::read_user_templates(&dir);
+    all.insert(
+        name.to_string(),
+        UserTemplate {
+            python: python.clone(),
+        },
+    );
+    daemon::write_user_templates(&dir, &all)?;
+    if json {
+        print_json(&json!({
+            "name": name,
+            "python": python.display().to_string(),
+            "pythonVersion": version,
+            "ipykernel": ipykernel,
+        }))?;
+    } else {
+        println!(
+            "template {name}: {} (Python {version}); use it with Sandbox.create(template=\"{name}\")",
+            python.display()
+        );
+        if !ipykernel {
+            println!(
+                "note: ipykernel is not installed there, so its sandboxes run commands and \
+                 files but not run_code; fix: {} -m pip install ipykernel",
+                python.display()
+            );
+        }
+    }
+    Ok(0)
+}
+
+fn template_remove(name: &str, json: bool) -> Result<i32> {
+    let dir = e2b_wire::local::state_dir();
+    let mut all = daemon::read_user_templates(&dir);
+    if all.remove(name).is_none() {
+        if daemon::TEMPLATES
+            .iter()
+            .any(|t| t.id == name || t.aliases.contains(&name))
+        {
+            bail!("'{name}' is a built-in template and cannot be removed");
+        }
+        bail!("no template '{name}' was added with `e2b-local template add`");
+    }
+    daemon::write_user_templates(&dir, &all)?;
+    if json {
+        print_json(&json!({"removed": name}))?;
+    } else {
+        println!("removed template {name}");
+    }
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_sizes_and_lines() {
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(3 << 20), "3.0 MiB");
+        assert_eq!(human_cpu(1.234), "1.23s");
+        assert_eq!(human_cpu(125.0), "2m05s");
+        assert_eq!(last_lines("a\nb\nc\n", 2), vec!["b", "c"]);
+        assert_eq!(last_lines("a", 5), vec!["a"]);
+    }
+
+    #[test]
+    fn template_args_parse() {
+        let (name, def) = parse_template_arg("my-env=/bin/sh").unwrap();
+        assert_eq!(name, "my-env");
+        assert_eq!(def.python, PathBuf::from("/bin/sh"));
+        assert!(parse_template_arg("noequals").is_err());
+        assert!(parse_template_arg("base=/bin/sh").is_err());
+        assert!(parse_template_arg("x=/does/not/exist").is_err());
+    }
+
+    #[test]
+    fn every_command_takes_json() {
+        for args in [
+            vec!["status", "--json"],
+            vec!["list", "--json"],
+            vec!["kill", "abc", "--json"],
+            vec!["stop", "--json"],
+            vec!["env", "--json"],
+            vec!["logs", "--json"],
+            vec!["logs", "abc", "-n", "5", "--json"],
+            vec!["serve", "--json", "--debug", "--template", "a=/bin/sh"],
+            vec!["template", "list", "--json"],
+            vec!["template", "add", "a", "--python", "/bin/sh", "--json"],
+            vec!["template", "remove", "a", "--json"],
+        ] {
+            let argv = std::iter::once("e2b-local").chain(args.iter().copied());
+            Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        }
+    }
 }

@@ -100,9 +100,9 @@ fn serve_status_env_and_sigterm() {
     assert_eq!(
         lines,
         vec![
-            format!("E2B_API_URL={}", state.url),
-            format!("E2B_SANDBOX_URL={}", state.url),
-            format!("E2B_API_KEY={}", state.api_key),
+            format!("export E2B_API_URL={}", state.url),
+            format!("export E2B_SANDBOX_URL={}", state.url),
+            format!("export E2B_API_KEY={}", state.api_key),
         ]
     );
     assert_eq!(state.pid, pid);

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import time
 from typing import Literal, Optional, TypedDict
 
@@ -31,6 +29,9 @@ def get_signature(
 
     :raises ValueError: when there is no access token to sign with
     """
+    import base64
+    import hashlib
+
     if not envd_access_token:
         raise ValueError("Access token is not set and signature cannot be generated!")
     expiration = int(time.time()) + expiration_in_seconds if expiration_in_seconds is not None else None

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import datetime
-import logging
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
 
 from e2b._bridge import wait_native
-from e2b._extras import AsyncSnapshotPaginator, Git, unsupported
 from e2b._version import Version
 from e2b.connection_config import ConnectionConfig
 from e2b.exceptions import TemplateException
@@ -23,8 +21,11 @@ from e2b.sandbox.sandbox_api import (
 )
 from e2b.sandbox.utils import class_method_variant
 from e2b.sandbox_async.sandbox_api import AsyncSandboxApi
+from e2b._bridge import LazyLogger
 
 if TYPE_CHECKING:  # pragma: no cover
+    import logging
+
     from typing_extensions import Self, Unpack
 
     from e2b.connection_config import ApiParams
@@ -39,7 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover
         SnapshotMode,
     )
 
-logger = logging.getLogger(__name__)
+logger = LazyLogger(__name__)
 
 
 class AsyncSandbox(AsyncSandboxApi):
@@ -89,6 +90,8 @@ class AsyncSandbox(AsyncSandboxApi):
 
         :deprecated: Run git with ``sandbox.commands.run()`` instead.
         """
+        from e2b._extras import Git
+
         return Git  # every attribute raises NotImplementedError naming the missing feature
 
     async def is_running(self, request_timeout: Optional[float] = None) -> bool:
@@ -139,7 +142,7 @@ class AsyncSandbox(AsyncSandboxApi):
         :return: The new sandbox
         """
         if mcp is not None:
-            raise unsupported("AsyncSandbox.create(mcp=...)")
+            raise _unsupported("AsyncSandbox.create(mcp=...)")
         template = template or cls.default_template
         key = resolve_idempotency_key(idempotency_key)
         params = cls._resolve_api_params(**opts)
@@ -312,31 +315,31 @@ class AsyncSandbox(AsyncSandboxApi):
         self, timeout: Optional[int] = None, count: Optional[int] = None, **opts: "Unpack[ApiParams]"
     ) -> List[Union["Self", Exception]]:
         """Forks the sandbox. Not supported in this build."""
-        raise unsupported("AsyncSandbox.fork")
+        raise _unsupported("AsyncSandbox.fork")
 
     @classmethod
     async def _cls_fork_sandbox(cls, sandbox_id: str, *args: Any, **kwargs: Any) -> Any:
-        raise unsupported("AsyncSandbox.fork")
+        raise _unsupported("AsyncSandbox.fork")
 
     @class_method_variant("_cls_update_network")
     async def update_network(self, network: "SandboxNetworkUpdate", **opts: "Unpack[ApiParams]") -> None:
         """Replaces the sandbox's network configuration. Not supported in this build."""
-        raise unsupported("AsyncSandbox.update_network")
+        raise _unsupported("AsyncSandbox.update_network")
 
     @classmethod
     async def _cls_update_network(cls, sandbox_id: str, *args: Any, **kwargs: Any) -> None:
-        raise unsupported("AsyncSandbox.update_network")
+        raise _unsupported("AsyncSandbox.update_network")
 
     @class_method_variant("_cls_create_snapshot")
     async def create_snapshot(
         self, name: Optional[str] = None, *, mode: Optional["SnapshotMode"] = None, **opts: "Unpack[ApiParams]"
     ) -> "SnapshotInfo":
         """Snapshots the sandbox. Not supported in this build."""
-        raise unsupported("AsyncSandbox.create_snapshot")
+        raise _unsupported("AsyncSandbox.create_snapshot")
 
     @classmethod
     async def _cls_create_snapshot(cls, sandbox_id: str, *args: Any, **kwargs: Any) -> Any:
-        raise unsupported("AsyncSandbox.create_snapshot")
+        raise _unsupported("AsyncSandbox.create_snapshot")
 
     @class_method_variant("_cls_list_snapshots")
     def list_snapshots(
@@ -347,19 +350,25 @@ class AsyncSandbox(AsyncSandboxApi):
         **opts: "Unpack[ApiParams]",
     ) -> AsyncSnapshotPaginator:
         """Lists snapshots. Not supported in this build."""
-        raise unsupported("AsyncSandbox.list_snapshots")
+        raise _unsupported("AsyncSandbox.list_snapshots")
 
     @classmethod
     def _cls_list_snapshots(cls, *args: Any, **kwargs: Any) -> Any:
-        raise unsupported("AsyncSandbox.list_snapshots")
+        raise _unsupported("AsyncSandbox.list_snapshots")
 
     @classmethod
     async def delete_snapshot(cls, snapshot_id: str, **opts: "Unpack[ApiParams]") -> bool:
         """Deletes a snapshot. Not supported in this build."""
-        raise unsupported("AsyncSandbox.delete_snapshot")
+        raise _unsupported("AsyncSandbox.delete_snapshot")
 
     async def get_mcp_token(self) -> Optional[str]:
         """The MCP gateway token. Not supported in this build."""
         if self._mcp_token:
             return self._mcp_token
-        raise unsupported("AsyncSandbox.get_mcp_token")
+        raise _unsupported("AsyncSandbox.get_mcp_token")
+
+
+def _unsupported(name: str) -> NotImplementedError:
+    from e2b._extras import unsupported
+
+    return unsupported(name)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, List
 
 from e2b._bridge import wait_native
-from e2b._extras import AsyncSnapshotPaginator
 from e2b.connection_config import ConnectionConfig, merge_api_params
 from e2b.sandbox.sandbox_api import SandboxInfo, SandboxPaginatorBase, list_query_args, sandbox_info_from_json
 
 if TYPE_CHECKING:  # pragma: no cover
+    from e2b._extras import AsyncSnapshotPaginator
     from typing_extensions import Unpack
 
     from e2b.connection_config import ApiParams
@@ -43,3 +43,11 @@ class AsyncSandboxPaginator(SandboxPaginatorBase):
         items, next_token = await wait_native(config._native_connection().list_sandboxes(True, **args))
         self._update_pagination(next_token)
         return [sandbox_info_from_json(item, detail=False) for item in items]
+
+
+def __getattr__(name: str):
+    if name == "AsyncSnapshotPaginator":  # re-exported as upstream does; imported on first use
+        from e2b._extras import AsyncSnapshotPaginator
+
+        return AsyncSnapshotPaginator
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

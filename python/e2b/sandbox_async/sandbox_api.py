@@ -4,7 +4,6 @@ each an awaitable from the Rust core."""
 from __future__ import annotations
 
 import datetime
-import logging
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from e2b._bridge import wait_native
@@ -23,6 +22,8 @@ from e2b.sandbox.sandbox_api import (
 from e2b.sandbox_async.paginator import AsyncSandboxPaginator
 
 if TYPE_CHECKING:  # pragma: no cover
+    import logging
+
     from typing_extensions import Unpack
 
     from e2b.connection_config import ApiParams

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import datetime
-import logging
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
 
-from e2b._extras import Git, SnapshotPaginator, unsupported
 from e2b._version import Version
 from e2b.connection_config import ConnectionConfig
 from e2b.exceptions import TemplateException
@@ -22,8 +20,11 @@ from e2b.sandbox.sandbox_api import (
 )
 from e2b.sandbox.utils import class_method_variant
 from e2b.sandbox_sync.sandbox_api import SandboxApi
+from e2b._bridge import LazyLogger
 
 if TYPE_CHECKING:  # pragma: no cover
+    import logging
+
     from typing_extensions import Self, Unpack
 
     from e2b.connection_config import ApiParams
@@ -38,7 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover
         SnapshotMode,
     )
 
-logger = logging.getLogger(__name__)
+logger = LazyLogger(__name__)
 
 _INTERNAL_KEYS = frozenset(
     ("sandbox_id", "sandbox_domain", "envd_version", "envd_access_token", "traffic_access_token", "connection_config")
@@ -100,6 +101,8 @@ class Sandbox(SandboxApi):
 
         :deprecated: Run git with ``sandbox.commands.run()`` instead.
         """
+        from e2b._extras import Git
+
         return Git  # every attribute raises NotImplementedError naming the missing feature
 
     def is_running(self, request_timeout: Optional[float] = None) -> bool:
@@ -148,7 +151,7 @@ class Sandbox(SandboxApi):
         :return: The new sandbox
         """
         if mcp is not None:
-            raise unsupported("Sandbox.create(mcp=...)")
+            raise _unsupported("Sandbox.create(mcp=...)")
         template = template or cls.default_template
         key = resolve_idempotency_key(idempotency_key)
         params = cls._resolve_api_params(**opts)
@@ -315,31 +318,31 @@ class Sandbox(SandboxApi):
         self, timeout: Optional[int] = None, count: Optional[int] = None, **opts: "Unpack[ApiParams]"
     ) -> List[Union["Self", Exception]]:
         """Forks the sandbox. Not supported in this build."""
-        raise unsupported("Sandbox.fork")
+        raise _unsupported("Sandbox.fork")
 
     @classmethod
     def _cls_fork_sandbox(cls, sandbox_id: str, *args: Any, **kwargs: Any) -> Any:
-        raise unsupported("Sandbox.fork")
+        raise _unsupported("Sandbox.fork")
 
     @class_method_variant("_cls_update_network")
     def update_network(self, network: "SandboxNetworkUpdate", **opts: "Unpack[ApiParams]") -> None:
         """Replaces the sandbox's network configuration. Not supported in this build."""
-        raise unsupported("Sandbox.update_network")
+        raise _unsupported("Sandbox.update_network")
 
     @classmethod
     def _cls_update_network(cls, sandbox_id: str, *args: Any, **kwargs: Any) -> None:
-        raise unsupported("Sandbox.update_network")
+        raise _unsupported("Sandbox.update_network")
 
     @class_method_variant("_cls_create_snapshot")
     def create_snapshot(
         self, name: Optional[str] = None, *, mode: Optional["SnapshotMode"] = None, **opts: "Unpack[ApiParams]"
     ) -> "SnapshotInfo":
         """Snapshots the sandbox. Not supported in this build."""
-        raise unsupported("Sandbox.create_snapshot")
+        raise _unsupported("Sandbox.create_snapshot")
 
     @classmethod
     def _cls_create_snapshot(cls, sandbox_id: str, *args: Any, **kwargs: Any) -> Any:
-        raise unsupported("Sandbox.create_snapshot")
+        raise _unsupported("Sandbox.create_snapshot")
 
     @class_method_variant("_cls_list_snapshots")
     def list_snapshots(
@@ -350,19 +353,25 @@ class Sandbox(SandboxApi):
         **opts: "Unpack[ApiParams]",
     ) -> SnapshotPaginator:
         """Lists snapshots. Not supported in this build."""
-        raise unsupported("Sandbox.list_snapshots")
+        raise _unsupported("Sandbox.list_snapshots")
 
     @classmethod
     def _cls_list_snapshots(cls, *args: Any, **kwargs: Any) -> Any:
-        raise unsupported("Sandbox.list_snapshots")
+        raise _unsupported("Sandbox.list_snapshots")
 
     @classmethod
     def delete_snapshot(cls, snapshot_id: str, **opts: "Unpack[ApiParams]") -> bool:
         """Deletes a snapshot. Not supported in this build."""
-        raise unsupported("Sandbox.delete_snapshot")
+        raise _unsupported("Sandbox.delete_snapshot")
 
     def get_mcp_token(self) -> Optional[str]:
         """The MCP gateway token. Not supported in this build."""
         if self._mcp_token:
             return self._mcp_token
-        raise unsupported("Sandbox.get_mcp_token")
+        raise _unsupported("Sandbox.get_mcp_token")
+
+
+def _unsupported(name: str) -> NotImplementedError:
+    from e2b._extras import unsupported
+
+    return unsupported(name)

@@ -4,7 +4,6 @@ methods), each a blocking call into the Rust core with the GIL released."""
 from __future__ import annotations
 
 import datetime
-import logging
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from e2b.connection_config import ConnectionConfig
@@ -22,6 +21,8 @@ from e2b.sandbox.sandbox_api import (
 from e2b.sandbox_sync.paginator import SandboxPaginator
 
 if TYPE_CHECKING:  # pragma: no cover
+    import logging
+
     from typing_extensions import Unpack
 
     from e2b.connection_config import ApiParams

@@ -140,6 +140,9 @@ async fn route(d: &Arc<Daemon>, method: &Method, path: &str, req: Request<Incomi
             ))
         }
         (&Method::GET, ["local", "status"]) => Ok(json_response(StatusCode::OK, &d.status_json())),
+        (&Method::GET, ["local", "sandboxes"]) => Ok(local_sandboxes(d)),
+        (&Method::GET, ["local", "sandboxes", id, "logs"]) => local_logs(d, id, query.as_deref()),
+        (&Method::GET, ["local", "templates"]) => Ok(local_templates(d).await),
         _ if known_path(&segs) => Err(ApiErr::new(
             StatusCode::METHOD_NOT_ALLOWED,
             format!("method {method} is not allowed on {path}"),
@@ -174,7 +177,8 @@ fn known_path(segs: &[&str]) -> bool {
             | ["v2", "sandboxes", _, "connect" | "logs"]
             | ["snapshots"]
             | ["health"]
-            | ["local", "shutdown" | "status"]
+            | ["local", "shutdown" | "status" | "sandboxes" | "templates"]
+            | ["local", "sandboxes", _, "logs"]
     )
 }
 
@@ -442,6 +446,114 @@ fn listed_json(d: &Daemon, e: &SandboxEntry) -> ListedSandbox {
         alias: e.alias.clone(),
         metadata: Some(e.metadata.clone()),
         volume_mounts: None,
+    }
+}
+
+/// `GET /local/sandboxes` (`e2b-local list`): every sandbox with what its cgroup says it
+/// uses now.
+fn local_sandboxes(d: &Daemon) -> Response<Body> {
+    let mut entries = d.registry.snapshot();
+    entries.sort_by(|a, b| a.started_at.cmp(&b.started_at).then(a.id.cmp(&b.id)));
+    let rows: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|e| {
+            let (cpu_count, memory_mb, disk_size_mb) = limits_of(d, e);
+            serde_json::json!({
+                "sandboxID": e.id,
+                "templateID": e.template.id,
+                "alias": e.alias,
+                "state": state_of(e).as_str(),
+                "startedAt": rfc3339(e.started_at),
+                "endAt": rfc3339(e.end_at()),
+                "metadata": e.metadata,
+                "cpuCount": cpu_count,
+                "memoryMB": memory_mb,
+                "diskSizeMB": disk_size_mb,
+                "cpuUsageSeconds": e.process.cpu_usage_ns().map(|ns| ns as f64 / 1e9),
+                "memoryBytes": e.process.memory_bytes(),
+                "initPid": e.process.init_pid(),
+                "python": e.template.python.map(|p| p.display().to_string()),
+            })
+        })
+        .collect();
+    json_response(StatusCode::OK, &rows)
+}
+
+/// `GET /local/sandboxes/{id}/logs?bytes=N` (`e2b-local logs ID`): the end of the sandbox's
+/// agent log, as text.
+fn local_logs(d: &Daemon, id: &str, query: Option<&str>) -> ApiResult {
+    let entry = d.registry.get(id).ok_or_else(|| ApiErr::not_found(id))?;
+    let max = query_params(query)
+        .get("bytes")
+        .and_then(|b| b.parse::<u64>().ok())
+        .unwrap_or(64 * 1024)
+        .min(16 << 20);
+    let text = entry.process.agent_log(max).ok_or_else(|| {
+        ApiErr::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "this sandbox backend keeps no agent log",
+        )
+    })?;
+    let mut resp = Response::new(super::http::full(text));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    Ok(resp)
+}
+
+/// `GET /local/templates` (`e2b-local template list`): built-in and user templates, with
+/// what each one's Python environment offers.
+async fn local_templates(d: &Daemon) -> Response<Body> {
+    let set = d.config.template_set();
+    let mut rows = Vec::new();
+    let describe = |python: &std::path::Path| {
+        let python = python.to_path_buf();
+        async move {
+            match crate::sandbox::describe_python(&python).await {
+                Ok(env) => serde_json::json!({
+                    "pythonVersion": env.version,
+                    "ipykernel": env.has_ipykernel,
+                }),
+                Err(e) => serde_json::json!({ "error": e.to_string() }),
+            }
+        }
+    };
+    for t in super::registry::TEMPLATES {
+        let mut row = serde_json::json!({
+            "name": t.id,
+            "aliases": t.aliases,
+            "source": "builtin",
+            "python": d.runtime.python.display().to_string(),
+            "startsKernel": t.start_kernel,
+        });
+        merge(&mut row, describe(&d.runtime.python).await);
+        rows.push(row);
+    }
+    for (name, def) in set.user_templates() {
+        let source = if d.config.templates.contains_key(&name) {
+            "serve"
+        } else {
+            "state"
+        };
+        let mut row = serde_json::json!({
+            "name": name,
+            "aliases": [],
+            "source": source,
+            "python": def.python.display().to_string(),
+        });
+        let info = describe(&def.python).await;
+        let kernel = info.get("ipykernel").and_then(|v| v.as_bool()).unwrap_or(false);
+        merge(&mut row, info);
+        row["startsKernel"] = serde_json::Value::Bool(kernel);
+        rows.push(row);
+    }
+    json_response(StatusCode::OK, &rows)
+}
+
+fn merge(into: &mut serde_json::Value, from: serde_json::Value) {
+    if let (Some(a), serde_json::Value::Object(b)) = (into.as_object_mut(), from) {
+        a.extend(b);
     }
 }
 

@@ -34,6 +34,18 @@ pub trait LiveSandbox: Send + Sync + std::fmt::Debug {
     fn set_frozen(&self, _frozen: bool) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async { Err("this sandbox backend cannot pause".to_string()) })
     }
+    /// Memory in use now, in bytes (its cgroup's), when known.
+    fn memory_bytes(&self) -> Option<u64> {
+        None
+    }
+    /// CPU time used so far, in nanoseconds (its cgroup's), when known.
+    fn cpu_usage_ns(&self) -> Option<u64> {
+        None
+    }
+    /// The last `max_bytes` of the in-sandbox agent's log, when there is one.
+    fn agent_log(&self, _max_bytes: u64) -> Option<String> {
+        None
+    }
 }
 
 /// Creates sandboxes.
@@ -83,5 +95,14 @@ impl LiveSandbox for SandboxProcess {
     }
     fn set_frozen(&self, frozen: bool) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(SandboxProcess::set_frozen(self, frozen))
+    }
+    fn memory_bytes(&self) -> Option<u64> {
+        SandboxProcess::memory_bytes(self)
+    }
+    fn cpu_usage_ns(&self) -> Option<u64> {
+        SandboxProcess::cpu_usage_ns(self)
+    }
+    fn agent_log(&self, max_bytes: u64) -> Option<String> {
+        Some(SandboxProcess::agent_log(self, max_bytes))
     }
 }

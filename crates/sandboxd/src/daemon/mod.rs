@@ -9,6 +9,7 @@
 
 mod api;
 pub mod backend;
+pub mod debug;
 mod http;
 pub mod ids;
 pub mod pool;
@@ -16,10 +17,10 @@ mod proxy;
 mod registry;
 pub mod state;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -42,7 +43,10 @@ use backend::{IsolatedSandboxes, SandboxBackend};
 use registry::{NewEntry, Registry, SandboxEntry};
 use state::StateDir;
 
-pub use registry::{Template, TEMPLATES};
+pub use registry::{
+    read_user_templates, validate_template_name, write_user_templates, Template, TemplateSet,
+    UserTemplate, TEMPLATES, USER_TEMPLATES_FILE,
+};
 
 /// Default resource limits of a sandbox (memory, pids, CPUs, writable layer); reported in
 /// `SandboxDetail` / `ListedSandbox`.
@@ -85,6 +89,11 @@ pub struct DaemonConfig {
     pub pool_size: usize,
     /// What creates sandboxes; `None` = real isolated sandboxes. A testing seam.
     pub backend: Option<Arc<dyn SandboxBackend>>,
+    /// Templates given on the command line (`e2b-local serve --template NAME=PATH`), on top
+    /// of the built-in ones and those defined in the state directory.
+    pub templates: BTreeMap<String, UserTemplate>,
+    /// Serve the SDKs' debug mode too (`e2b-local serve --debug`, see [`debug`]).
+    pub debug: Option<debug::DebugPorts>,
 }
 
 impl std::fmt::Debug for DaemonConfig {
@@ -101,6 +110,8 @@ impl std::fmt::Debug for DaemonConfig {
             .field("handle_signals", &self.handle_signals)
             .field("pool_size", &self.pool_size)
             .field("backend", &self.backend.as_ref().map(|_| "custom"))
+            .field("templates", &self.templates)
+            .field("debug", &self.debug)
             .finish()
     }
 }
@@ -119,6 +130,16 @@ impl DaemonConfig {
             handle_signals: true,
             pool_size: 0,
             backend: None,
+            templates: BTreeMap::new(),
+            debug: None,
+        }
+    }
+
+    /// The templates of this daemon: built-in, `--template`, and the state directory's.
+    pub fn template_set(&self) -> TemplateSet {
+        TemplateSet {
+            serve: self.templates.clone(),
+            state_dir: Some(self.state_dir.clone()),
         }
     }
 
@@ -199,6 +220,8 @@ pub(crate) struct Daemon {
     /// Its refill task, awaited at shutdown so a sandbox it is still preparing is removed
     /// (cgroups included) before the daemon exits.
     pool_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The sandbox that `debug_sandbox_id` stands for (`serve --debug`).
+    debug_sandbox: tokio::sync::Mutex<Option<String>>,
 }
 
 impl Daemon {
@@ -219,6 +242,13 @@ impl Daemon {
             "warmPool": self.pool.as_ref().map_or(0, |p| p.ready_count()),
             "uptimeSeconds": self.started.elapsed().as_secs(),
             "stateDir": self.state.path().display().to_string(),
+            "python": self.runtime.python.display().to_string(),
+            "poolSize": self.config.pool_size,
+            "debug": self.config.debug.map(|p| serde_json::json!({
+                "envdPort": p.envd,
+                "codeInterpreterPort": p.code_interpreter,
+                "apiPort": p.api,
+            })),
         })
     }
 
@@ -274,13 +304,14 @@ impl Daemon {
         if req.template_id.trim().is_empty() {
             return Err(ApiErr::bad_request("templateID is required"));
         }
-        let template = registry::resolve_template(&req.template_id).ok_or_else(|| {
+        let templates = self.config.template_set();
+        let template = templates.resolve(&req.template_id).ok_or_else(|| {
             ApiErr::new(
                 StatusCode::NOT_FOUND,
                 format!(
                     "template '{}' not found; available: {}",
                     req.template_id,
-                    registry::template_names()
+                    templates.names()
                 ),
             )
         })?;
@@ -362,13 +393,28 @@ impl Daemon {
         envs.insert("E2B_SANDBOX".into(), "true".into());
         envs.insert("E2B_SANDBOX_ID".into(), id.clone());
         envs.insert("E2B_TEMPLATE_ID".into(), plan.template.id.into());
+        let mut start_kernel = plan.template.start_kernel;
+        if let (Some(python), None) = (plan.template.python, &warm) {
+            // A template defined as a Python environment: the kernel starts at creation when
+            // it has ipykernel; without, the sandbox still runs commands and files.
+            start_kernel = crate::sandbox::describe_python(python)
+                .await
+                .map_err(|e| {
+                    ApiErr::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        format!("template '{}': {e}", plan.template.id),
+                    )
+                })?
+                .has_ipykernel;
+        }
         let request = SpawnRequest {
             sandbox_id: id.clone(),
             template_id: plan.template.id.to_string(),
             envs,
             allow_internet_access: plan.allow_internet_access,
-            start_kernel: plan.template.start_kernel,
+            start_kernel,
             limits: Some(plan.limits),
+            python: plan.template.python.map(Path::to_path_buf),
         };
         let t0 = Instant::now();
         let process = match warm {
@@ -546,6 +592,7 @@ impl Daemon {
             allow_internet_access: true,
             start_kernel: template.start_kernel,
             limits: Some(self.config.limits),
+            python: None,
         }
     }
 }
@@ -619,6 +666,7 @@ pub async fn start(config: DaemonConfig) -> Result<DaemonHandle> {
     let listener = TcpListener::from_std(std_listener)?;
     let addr = listener.local_addr()?;
     let url = format!("http://{addr}");
+    let debug_listeners = config.debug.map(debug::bind).transpose()?;
 
     let isolation = Isolation::detect(&config.cgroup_parent());
     for line in isolation.cgroups.reap_leftovers() {
@@ -658,6 +706,7 @@ pub async fn start(config: DaemonConfig) -> Result<DaemonHandle> {
         idempotency: Mutex::new(HashMap::new()),
         pool: (config.pool_size > 0).then(|| pool::Pool::new(config.pool_size)),
         pool_task: Mutex::new(None),
+        debug_sandbox: tokio::sync::Mutex::new(None),
         config,
     });
     daemon.state.write_state(&LocalState {
@@ -679,6 +728,9 @@ pub async fn start(config: DaemonConfig) -> Result<DaemonHandle> {
     if let Some(pool) = &daemon.pool {
         let task = tokio::spawn(pool.clone().run(daemon.clone()));
         *daemon.pool_task.lock().unwrap() = Some(task);
+    }
+    if let Some(listeners) = debug_listeners {
+        debug::serve(daemon.clone(), listeners);
     }
     let task = tokio::spawn(run(daemon.clone(), listener));
     Ok(DaemonHandle { daemon, addr, task })

@@ -148,6 +148,11 @@ impl Pool {
             }
         };
         let request = daemon.warm_request(&id);
+        tracing::info!(
+            "warm pool: preparing sandbox {id} ({} of {}, starting its Python kernel)…",
+            self.ready_count() + 1,
+            self.size
+        );
         let process = daemon
             .backend
             .spawn(&daemon.runtime, request)

@@ -266,7 +266,7 @@ fn has_mount_under(mountinfo: &str, dir: &Path) -> bool {
     })
 }
 
-fn write_private_atomic(path: &Path, data: &[u8]) -> Result<()> {
+pub(crate) fn write_private_atomic(path: &Path, data: &[u8]) -> Result<()> {
     let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
     let _ = fs::remove_file(&tmp);
     let mut file = OpenOptions::new()

@@ -439,6 +439,23 @@ impl SandboxCgroup {
         fs::read_to_string(path).ok()?.trim().parse().ok()
     }
 
+    /// CPU time used so far by every process of the sandbox, in nanoseconds (v2
+    /// `cpu.stat` `usage_usec`, v1 `cpuacct.usage`, which the `cpu` hierarchy carries when it
+    /// is co-mounted with `cpuacct`).
+    pub fn cpu_usage_ns(&self) -> Option<u64> {
+        if let Some(d) = self.dir(Kind::Unified) {
+            if let Ok(text) = fs::read_to_string(d.join("cpu.stat")) {
+                return parse_cpu_stat_usec(&text).map(|us| us.saturating_mul(1000));
+            }
+        }
+        let d = self.dir(Kind::Cpu)?;
+        fs::read_to_string(d.join("cpuacct.usage"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
     /// Host paths of the sandbox's cgroup directories (for tests and logs).
     pub fn paths(&self) -> Vec<PathBuf> {
         self.dirs.iter().map(|(_, d)| d.clone()).collect()
@@ -568,6 +585,13 @@ fn wait_for(mut done: impl FnMut() -> bool) -> io::Result<()> {
 }
 
 /// Parses the `oom_kill N` line of `memory.oom_control` / `memory.events`.
+/// `usage_usec N` of a v2 `cpu.stat`.
+pub fn parse_cpu_stat_usec(text: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("usage_usec "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 pub fn parse_oom_kills(text: &str) -> Option<u64> {
     text.lines().find_map(|l| {
         let mut it = l.split_whitespace();
@@ -589,6 +613,13 @@ pub fn read_oom_kills_fd(file: &mut fs::File) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_cpu_stat() {
+        let text = "usage_usec 1234\nuser_usec 1000\nsystem_usec 234\n";
+        assert_eq!(parse_cpu_stat_usec(text), Some(1234));
+        assert_eq!(parse_cpu_stat_usec("nr_periods 0\n"), None);
+    }
 
     #[test]
     fn parses_oom_kills() {

@@ -42,7 +42,7 @@ use launch::{ChildPlan, ExecSpec, IdMode, LaunchError};
 use network::{Network, SlirpHandle};
 
 pub use cgroup::Limits;
-pub use python_env::PythonEnv;
+pub use python_env::{discover as describe_python, PythonEnv};
 pub use rootfs::{HOSTNAME, USER_ID};
 
 /// First host uid/gid of the range sandbox ids 0..[`SUBID_COUNT`] map to when the daemon is
@@ -155,6 +155,9 @@ pub struct SpawnRequest {
     pub start_kernel: bool,
     /// Resource limits; `None` = [`RuntimeConfig::limits`].
     pub limits: Option<Limits>,
+    /// Python interpreter whose environment the sandbox's kernels use (a local template
+    /// defined as a Python environment); `None` = [`RuntimeConfig::python`].
+    pub python: Option<PathBuf>,
 }
 
 impl Default for SpawnRequest {
@@ -166,6 +169,7 @@ impl Default for SpawnRequest {
             allow_internet_access: false,
             start_kernel: false,
             limits: None,
+            python: None,
         }
     }
 }
@@ -208,13 +212,14 @@ impl SandboxProcess {
         let ids = id_mode()?;
         let limits = req.limits.unwrap_or(rt.limits);
         let mut notes = rt.isolation.notes();
-        let py = python_env::discover(&rt.python).await?;
+        let sandbox_python = req.python.clone().unwrap_or_else(|| rt.python.clone());
+        let py = python_env::discover(&sandbox_python).await?;
         if req.start_kernel && !py.has_ipykernel {
-            return Err(missing_ipykernel(&rt.python));
+            return Err(missing_ipykernel(&sandbox_python));
         }
         let mut python_binds = py.binds.clone();
         if let AgentLauncher::PythonExtension { python, .. } = &rt.agent {
-            if python != &rt.python {
+            if python != &sandbox_python {
                 python_binds.extend(python_env::discover(python).await?.binds.iter().cloned());
                 python_binds = python_env::minimal_binds(python_binds.iter().map(|p| p.as_path()))?;
             }
@@ -256,7 +261,7 @@ impl SandboxProcess {
             template_id: req.template_id.clone(),
             envs: req.envs.into_iter().collect(),
             start_kernel: req.start_kernel,
-            python: rt.python.clone(),
+            python: sandbox_python.clone(),
             python_has_ipykernel: py.has_ipykernel,
             kernels: py.kernels.clone(),
             user_ids: match ids {
@@ -534,9 +539,30 @@ impl SandboxProcess {
 
     /// The end of the agent's log (for error messages).
     pub fn agent_log_tail(&self) -> String {
-        let raw = std::fs::read(self.sandbox_dir.join("agent.log")).unwrap_or_default();
-        let start = raw.len().saturating_sub(2000);
-        String::from_utf8_lossy(&raw[start..]).trim().to_string()
+        self.agent_log(2000).trim().to_string()
+    }
+
+    /// The last `max_bytes` of the agent's log (`e2b-local logs ID`).
+    pub fn agent_log(&self, max_bytes: u64) -> String {
+        use std::io::{Read, Seek, SeekFrom};
+        let Ok(mut f) = std::fs::File::open(self.sandbox_dir.join("agent.log")) else {
+            return String::new();
+        };
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        let _ = f.seek(SeekFrom::Start(len.saturating_sub(max_bytes)));
+        let mut raw = Vec::new();
+        let _ = f.take(max_bytes).read_to_end(&mut raw);
+        String::from_utf8_lossy(&raw).into_owned()
+    }
+
+    /// Current memory use of the sandbox's cgroup in bytes (`None` without a memory cgroup).
+    pub fn memory_bytes(&self) -> Option<u64> {
+        self.cgroup.as_ref().and_then(|c| c.memory_bytes())
+    }
+
+    /// CPU time its processes have used so far, in nanoseconds (`None` without cgroups).
+    pub fn cpu_usage_ns(&self) -> Option<u64> {
+        self.cgroup.as_ref().and_then(|c| c.cpu_usage_ns())
     }
 
     fn signal_kill(&self) {
@@ -763,6 +789,13 @@ fn check_id(id: &str) -> Result<(), SpawnError> {
     } else {
         Err(SpawnError::Setup(format!("invalid sandbox id {id:?}")))
     }
+}
+
+/// What `e2b-local serve` checks before it starts: that sandboxes can be created on this
+/// host (user namespaces) and what `python`'s environment offers. An error says what to fix.
+pub async fn preflight(python: &Path) -> Result<Arc<PythonEnv>, SpawnError> {
+    id_mode()?;
+    python_env::discover(python).await
 }
 
 fn missing_ipykernel(python: &Path) -> SpawnError {

@@ -112,6 +112,7 @@ pub fn request(id: &str, start_kernel: bool) -> SpawnRequest {
         allow_internet_access: false,
         start_kernel,
         limits: None,
+        python: None,
     }
 }
 
