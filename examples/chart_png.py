@@ -33,4 +33,4 @@ with Sandbox.create() as sandbox:
         f.write(base64.b64decode(result.png))
     # e2b-charts also describes the chart as data (type, title, elements).
     chart = result.chart
-    print(f"saved {out}; chart: {chart.type if chart else None} {chart.title if chart else ''!r}")
+    print(f"saved {out}; chart: {chart.type.value if chart else None} {chart.title if chart else ''!r}")

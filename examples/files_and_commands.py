@@ -20,7 +20,8 @@ with Sandbox.create() as sandbox:
         "sort words.txt | uniq -c | sort -rn > counts.txt && cat counts.txt",
         cwd="/home/user/data",
         envs={"LC_ALL": "C"},
-        on_stdout=lambda line: print("  stream:", line.rstrip()),
+        # Output arrives in chunks as the process writes it (not necessarily whole lines).
+        on_stdout=lambda chunk: [print("  stream:", line.strip()) for line in chunk.splitlines()],
     )
     print("exit code:", result.exit_code)
 
@@ -38,4 +39,4 @@ with Sandbox.create() as sandbox:
 
     # Read the result back as text, or as bytes.
     print("counts.txt:", sandbox.files.read("/home/user/data/counts.txt").split())
-    print("a.bin:", sandbox.files.read("/home/user/data/a.bin", format="bytes"))
+    print("a.bin:", bytes(sandbox.files.read("/home/user/data/a.bin", format="bytes")))

@@ -10,7 +10,8 @@
 # VENV_PYTHON is a virtualenv's python with maturin and ziglang (and `build` for --sdist).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY="$1"
+# Absolute: cargo runs build scripts (and zig, `python -m ziglang`) in other directories.
+PY="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
 OUT="${2:-dist}"
 SDIST="${3:-}"
 BIN="$(dirname "$PY")"

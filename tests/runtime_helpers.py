@@ -44,12 +44,14 @@ def read_log(state_dir: Path) -> str:
     return "(no log)"
 
 
-def start_daemon(state_dir: Path) -> tuple[subprocess.Popen, dict]:
+def start_daemon(state_dir: Path, args: tuple[str, ...] = (), timeout: float = 30.0) -> tuple[subprocess.Popen, dict]:
+    """Starts `e2b-local serve ARGS` with its own state directory; its output goes to
+    `serve.log` there."""
     state_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, E2B_LOCAL_STATE_DIR=str(state_dir))
     log = open(state_dir / "serve.log", "ab")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "e2b._local", "serve"],
+        [sys.executable, "-m", "e2b._local", "serve", *args],
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=log,
@@ -58,7 +60,7 @@ def start_daemon(state_dir: Path) -> tuple[subprocess.Popen, dict]:
     )
     log.close()
     try:
-        return proc, wait_for_state(state_dir, proc)
+        return proc, wait_for_state(state_dir, proc, timeout)
     except BaseException:
         stop_process(proc.pid)
         raise
