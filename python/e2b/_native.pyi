@@ -5,21 +5,42 @@ released) and a :class:`PendingCall` when it is ``True`` (await it with
 ``e2b._bridge.wait_native``). Errors are raised as the classes of ``e2b.exceptions``.
 """
 
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union, final
+
+__all__ = [
+    "Connection",
+    "DownloadStream",
+    "Envd",
+    "InputStream",
+    "ProcessStream",
+    "UploadStream",
+    "WatchStream",
+    "ExecutionStream",
+    "SandboxClient",
+    "host",
+    "sandbox_direct_url",
+    "sandbox_url",
+    "set_local_launcher",
+    "agent_main",
+    "cli_main",
+    "PendingCall",
+    "SDK_VERSION",
+]
 
 SDK_VERSION: str
 
-Created = Tuple[str, Optional[str], str, Optional[str], Optional[str], Optional[str], Optional[str]]
+_Created = Tuple[str, Optional[str], str, Optional[str], Optional[str], Optional[str], Optional[str]]
 """``(sandbox_id, domain, envd_version, envd_access_token, traffic_access_token,
 local_url, local_api_key)`` of a created or connected sandbox."""
 
-Event = Tuple[Any, ...]
+_Event = Tuple[Any, ...]
 """``("stdout"|"stderr", text, timestamp)``, ``("result", kwargs)``,
 ``("error", name, value, traceback)`` or ``("count", execution_count)``."""
 
-ExecutionSummary = Tuple[List[Dict[str, Any]], List[str], List[str], Optional[Tuple[str, str, str]], Optional[int]]
+_ExecutionSummary = Tuple[List[Dict[str, Any]], List[str], List[str], Optional[Tuple[str, str, str]], Optional[int]]
 """``(results, stdout, stderr, error, execution_count)``."""
 
+@final
 class PendingCall:
     """An async call in flight."""
 
@@ -29,11 +50,12 @@ class PendingCall:
     def wait(self) -> Any: ...
     def cancel(self) -> None: ...
 
+@final
 class Connection:
     """Resolved connection settings and the control-plane calls made with them."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         *,
         domain: Optional[str] = None,
         debug: Optional[bool] = None,
@@ -45,7 +67,7 @@ class Connection:
         http_version: Optional[str] = None,
         proxy: Optional[str] = None,
         headers: Optional[List[Tuple[str, str]]] = None,
-    ) -> None: ...
+    ) -> "Connection": ...
     @property
     def domain(self) -> str: ...
     @property
@@ -74,10 +96,10 @@ class Connection:
         env_vars: Optional[Dict[str, str]],
         extra: Optional[str] = None,
         idempotency_key: Optional[str] = None,
-    ) -> Union[Created, PendingCall]: ...
+    ) -> Union[_Created, PendingCall]: ...
     def connect_sandbox(
         self, asynchronous: bool, sandbox_id: str, timeout: Optional[int] = None, memory: Optional[bool] = None
-    ) -> Union[Created, PendingCall]: ...
+    ) -> Union[_Created, PendingCall]: ...
     def kill_sandbox(self, asynchronous: bool, sandbox_id: str) -> Union[bool, PendingCall]: ...
     def set_timeout(self, asynchronous: bool, sandbox_id: str, timeout: int) -> Union[None, PendingCall]: ...
     def get_info(self, asynchronous: bool, sandbox_id: str) -> Union[Dict[str, Any], PendingCall]: ...
@@ -103,18 +125,20 @@ class Connection:
         self, asynchronous: bool, sandbox_id: str, start: Optional[int] = None, end: Optional[int] = None
     ) -> Union[List[Dict[str, Any]], PendingCall]: ...
 
+@final
 class ExecutionStream:
     """A running ``/execute`` call read batch by batch."""
 
-    def next_batch(self) -> Optional[List[Event]]: ...
+    def next_batch(self) -> Optional[List[_Event]]: ...
     def anext_batch(self) -> PendingCall: ...
     def close(self) -> None: ...
 
+@final
 class SandboxClient:
     """One sandbox's data plane: envd health and the code interpreter."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         sandbox_id: str,
         envd_url: str,
         envd_headers: List[Tuple[str, str]],
@@ -122,7 +146,7 @@ class SandboxClient:
         traffic_access_token: Optional[str] = None,
         http_version: str = "2",
         proxy: Optional[str] = None,
-    ) -> None: ...
+    ) -> "SandboxClient": ...
     def is_running(self, asynchronous: bool, request_timeout: Optional[float] = None) -> Union[bool, PendingCall]: ...
     def run_code(
         self,
@@ -134,7 +158,7 @@ class SandboxClient:
         env_vars: Optional[Dict[str, str]] = None,
         timeout: Optional[float] = None,
         connect_timeout: Optional[float] = None,
-    ) -> Union[ExecutionSummary, PendingCall]: ...
+    ) -> Union[_ExecutionSummary, PendingCall]: ...
     def run_code_stream(
         self,
         jupyter_url: str,
@@ -163,32 +187,35 @@ class SandboxClient:
         self, asynchronous: bool, jupyter_url: str, context_id: str, request_timeout: Optional[float] = None
     ) -> Union[None, PendingCall]: ...
 
-EntryDict = Dict[str, Any]
+_EntryDict = Dict[str, Any]
 """An entry: ``name``, ``type`` (``"file"``/``"dir"``/``"symlink"``/``None``), ``path``, ``size``,
 ``mode``, ``permissions``, ``owner``, ``group``, ``modified_time`` (``(seconds, nanos)``),
 ``symlink_target``, ``metadata``, ``is_symlink``."""
 
-ProcessEvent = Tuple[Any, ...]
+_ProcessEvent = Tuple[Any, ...]
 """``("stdout"|"stderr"|"pty", bytes)`` or ``("end", exit_code, error)``."""
 
-FsEvent = Tuple[str, str, Optional[EntryDict]]
+_FsEvent = Tuple[str, str, Optional[_EntryDict]]
 """``(name, "create"|"write"|"remove"|"rename"|"chmod", entry)``."""
 
+@final
 class ProcessStream:
     """Output of a process, batch by batch; ``close()`` disconnects (the process keeps running)."""
 
     pid: int
-    def next_batch(self) -> Optional[List[ProcessEvent]]: ...
+    def next_batch(self) -> Optional[List[_ProcessEvent]]: ...
     def anext_batch(self) -> PendingCall: ...
     def close(self) -> None: ...
 
+@final
 class WatchStream:
     """Events of an async directory watch."""
 
-    def next_batch(self) -> Optional[List[FsEvent]]: ...
+    def next_batch(self) -> Optional[List[_FsEvent]]: ...
     def anext_batch(self) -> PendingCall: ...
     def close(self) -> None: ...
 
+@final
 class DownloadStream:
     """A streamed download."""
 
@@ -196,6 +223,7 @@ class DownloadStream:
     def anext_chunk(self) -> PendingCall: ...
     def close(self) -> None: ...
 
+@final
 class UploadStream:
     """An upload fed chunk by chunk."""
 
@@ -203,16 +231,18 @@ class UploadStream:
     def send(self, asynchronous: bool, data: bytes) -> Any: ...
     def finish(self, asynchronous: bool) -> Any: ...
 
+@final
 class InputStream:
     """An open ``Process/StreamInput`` call."""
 
     def push(self, data: bytes) -> None: ...
     def finish(self, asynchronous: bool) -> Any: ...
 
+@final
 class Envd:
     """envd of one sandbox: filesystem RPCs, processes and PTYs, ``/files``."""
 
-    def __init__(self, sandbox: SandboxClient) -> None: ...
+    def __new__(cls, sandbox: SandboxClient) -> "Envd": ...
     def fs_stat(
         self, asynchronous: bool, path: str, user: Optional[str] = None, timeout: Optional[float] = None
     ) -> Any: ...
