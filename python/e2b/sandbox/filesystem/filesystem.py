@@ -7,7 +7,7 @@ from __future__ import annotations
 import inspect
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from enum import Enum
 from io import IOBase
 from typing import (
@@ -160,7 +160,7 @@ def map_entry_info(raw: Dict[str, Any]) -> EntryInfo:
     """Builds an :class:`EntryInfo` from the native client's entry dict (a symlink is
     ``FileType.SYMLINK`` whatever its target is, as 2.63.0 maps ``isSymlink``)."""
     seconds, nanos = raw["modified_time"]
-    modified = datetime.fromtimestamp(0, tz=UTC) + timedelta(seconds=seconds, microseconds=nanos // 1000)
+    modified = datetime.fromtimestamp(0, tz=timezone.utc) + timedelta(seconds=seconds, microseconds=nanos // 1000)
     return EntryInfo(
         name=raw["name"],
         type=FileType.SYMLINK if raw.get("is_symlink") else map_file_type(raw["type"]),
