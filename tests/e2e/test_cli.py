@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from e2b import NotFoundException, Sandbox
+from e2b import NotFoundException, Sandbox, SandboxException
 from runtime_helpers import pid_alive, start_daemon, stop_process
 
 E2B_LOCAL = str(Path(sys.executable).with_name("e2b-local"))
@@ -87,6 +87,12 @@ def test_serve_prints_progress_and_the_warm_pool(local_runtime):
     assert "kernels: python (ipykernel)" in log
     assert "the warm pool prepares 1 sandbox(es) of code-interpreter-v1" in log
     assert re.search(r"e2b-local: ready: http://127\.0\.0\.1:\d+ \(pid \d+\)", log), log[-2000:]
+    assert re.search(r"warm pool: preparing sandbox \w+ \(1 of 1, starting its Python kernel\)", log), log[-2000:]
+    deadline = time.monotonic() + 60
+    while not re.search(r"warm pool: sandbox \w+ ready in \d+ ms", log) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        log = (local_runtime["state_dir"] / "serve.log").read_text()
+    assert re.search(r"warm pool: sandbox \w+ ready in \d+ ms", log), log[-2000:]
 
 
 def test_list_logs_and_kill(local_runtime):
@@ -169,6 +175,13 @@ def test_a_template_without_ipykernel_runs_commands(local_runtime, tmp_path):
         with Sandbox.create(template="bare-env") as sandbox:
             result = sandbox.commands.run(f"{bare}/bin/python -c 'import sys; print(sys.prefix)'")
             assert result.stdout.strip() == str(bare)
+        from e2b_code_interpreter import Sandbox as CodeSandbox
+
+        with CodeSandbox.create(template="bare-env") as sandbox:
+            with pytest.raises(SandboxException) as e:
+                sandbox.run_code("1")
+            assert "language 'python' is not available in this sandbox (installed: none)" in str(e.value)
+            assert "pip install 'e2b[local]'" in str(e.value)
     finally:
         cli(local_runtime["state_dir"], "template", "remove", "bare-env")
 
@@ -204,6 +217,14 @@ def test_unknown_template_raises_not_found_naming_the_templates(local_runtime):
     message = str(e.value)
     assert "template 'definitely-missing' not found" in message
     assert "code-interpreter-v1 (alias code-interpreter), base" in message
+
+
+def test_a_language_without_a_kernel_says_how_to_get_one(sandbox):
+    with pytest.raises(SandboxException) as e:
+        sandbox.run_code("puts 1", language="ruby")
+    message = str(e.value)
+    assert "language 'ruby' is not available in this sandbox (installed: python" in message
+    assert "pip install 'e2b[local]'" in message and "Jupyter kernelspec" in message
 
 
 def test_serve_warns_with_the_fix_when_ipykernel_is_missing(tmp_path):
