@@ -13,7 +13,10 @@ import sys
 
 import pytest
 
-from runtime_helpers import start_daemon, stop_process
+from runtime_helpers import REPO, start_daemon, stop_process
+
+sys.path.insert(0, str(REPO / "tests" / "compat"))
+from official import _EXIT_WITHOUT_FINALISERS, COMPAT_PYTHON  # noqa: E402
 
 DEBUG_PORTS = (49983, 49999, 3000)
 
@@ -74,5 +77,16 @@ def test_sdk_in_debug_mode_runs_code_in_the_debug_sandbox(tmp_path):
         }
         log = (state_dir / "serve.log").read_text()
         assert "debug" in log.lower()
+
+        # The official SDK's debug mode reaches the same sandbox (its state is still there).
+        if os.path.exists(COMPAT_PYTHON):
+            official = (
+                "from e2b_code_interpreter import Sandbox\n"
+                "sandbox = Sandbox.create()\n"
+                "print(sandbox.sandbox_id, sandbox.run_code('x').text, sandbox.files.read('/home/user/debug.txt'))\n"
+            ) + _EXIT_WITHOUT_FINALISERS
+            out = subprocess.run([COMPAT_PYTHON, "-c", official], env=env, capture_output=True, text=True, timeout=180)
+            assert out.returncode == 0, out.stderr
+            assert out.stdout.strip().splitlines()[-1] == "debug_sandbox_id 42 through port 49983"
     finally:
         stop_process(proc.pid)
