@@ -102,7 +102,8 @@ def test_e2b_wheel_is_one_abi3_manylinux2014_wheel_with_stubs(dists):
     # Linked against glibc 2.17 symbol versions at most (what manylinux2014 promises).
     with zipfile.ZipFile(wheel) as z:
         so = z.read("e2b/_native.abi3.so")
-    glibc = {tuple(int(x) for x in m.group(1).split(b".")) for m in re.finditer(rb"GLIBC_(2\.[0-9]+(?:\.[0-9]+)?)\x00", so)}
+    versions = re.finditer(rb"GLIBC_(2\.[0-9]+(?:\.[0-9]+)?)\x00", so)
+    glibc = {tuple(int(x) for x in m.group(1).split(b".")) for m in versions}
     assert glibc and max(glibc) <= (2, 17), sorted(glibc)[-3:]
 
 
