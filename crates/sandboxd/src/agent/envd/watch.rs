@@ -5,7 +5,8 @@
 //! `IN_MOVED_FROM`/`IN_MOVE_SELF` → rename, `IN_ATTRIB` → chmod, `IN_MODIFY` → write,
 //! `IN_DELETE`/`IN_DELETE_SELF` → remove; one inotify event can give several, in the order
 //! create, rename, chmod, write, remove. Names are relative to the watched directory. A
-//! recursive watch adds every subdirectory, including ones created later.
+//! recursive watch adds every subdirectory, including ones created later; what a newly
+//! created subdirectory already holds when its watch is added is reported as created.
 
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -138,10 +139,11 @@ impl Watcher {
         Ok(wd)
     }
 
-    /// Adds watches for every directory below `dir` (not following symlinks).
-    fn add_tree(&mut self, dir: &Path) {
+    /// Adds watches for every directory below `dir` (not following symlinks) and returns every
+    /// entry found below it, each directory before its contents.
+    fn add_tree(&mut self, dir: &Path) -> Vec<PathBuf> {
         let creds = self.creds.clone();
-        let subdirs: Vec<PathBuf> = as_user(creds.as_ref(), || {
+        let entries: Vec<(PathBuf, bool)> = as_user(creds.as_ref(), || {
             let mut found = Vec::new();
             let mut stack = vec![dir.to_path_buf()];
             while let Some(d) = stack.pop() {
@@ -149,16 +151,44 @@ impl Watcher {
                     continue;
                 };
                 for e in rd.flatten() {
-                    if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                        found.push(e.path());
+                    let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
+                    if is_dir {
                         stack.push(e.path());
                     }
+                    found.push((e.path(), is_dir));
                 }
             }
             found
         });
-        for d in subdirs {
-            let _ = self.add(&d);
+        for (d, _) in entries.iter().filter(|(_, is_dir)| *is_dir) {
+            let _ = self.add(d);
+        }
+        entries.into_iter().map(|(p, _)| p).collect()
+    }
+
+    /// `path` relative to the watched directory, as events name it.
+    fn relative(&self, path: &Path) -> String {
+        match path.strip_prefix(&self.root) {
+            Ok(r) if r.as_os_str().is_empty() => ".".to_string(),
+            Ok(r) => r.to_string_lossy().into_owned(),
+            Err(_) => path.to_string_lossy().into_owned(),
+        }
+    }
+
+    fn event(&self, path: &Path, event_type: EventType) -> FilesystemEvent {
+        let carries_entry = matches!(
+            event_type,
+            EventType::Create | EventType::Write | EventType::Chmod
+        );
+        let entry = if self.include_entry && carries_entry {
+            as_user(self.creds.as_ref(), || entry_info(path, &self.users).ok())
+        } else {
+            None
+        };
+        FilesystemEvent {
+            name: self.relative(path),
+            event_type,
+            entry,
         }
     }
 
@@ -227,18 +257,20 @@ impl Watcher {
             } else {
                 dir.join(&name)
             };
+            let mut appeared = Vec::new();
             if self.recursive
                 && ev.mask & libc::IN_ISDIR != 0
                 && ev.mask & (libc::IN_CREATE | libc::IN_MOVED_TO) != 0
             {
                 let _ = self.add(&path);
-                self.add_tree(&path);
+                let below = self.add_tree(&path);
+                // What was made in a new directory before its watch existed has no event of
+                // its own (`mkdir d && touch d/f`): report it as created, after `d`. (A
+                // directory moved in keeps upstream's behaviour: only the move is reported.)
+                if ev.mask & libc::IN_CREATE != 0 {
+                    appeared = below;
+                }
             }
-            let rel = match path.strip_prefix(&self.root) {
-                Ok(r) if r.as_os_str().is_empty() => ".".to_string(),
-                Ok(r) => r.to_string_lossy().into_owned(),
-                Err(_) => path.to_string_lossy().into_owned(),
-            };
             let mut ops = Vec::with_capacity(2);
             if ev.mask & (libc::IN_CREATE | libc::IN_MOVED_TO) != 0 {
                 ops.push(EventType::Create);
@@ -256,18 +288,10 @@ impl Watcher {
                 ops.push(EventType::Remove);
             }
             for op in ops {
-                let carries_entry =
-                    matches!(op, EventType::Create | EventType::Write | EventType::Chmod);
-                let entry = if self.include_entry && carries_entry {
-                    as_user(self.creds.as_ref(), || entry_info(&path, &self.users).ok())
-                } else {
-                    None
-                };
-                out.push(FilesystemEvent {
-                    name: rel.clone(),
-                    event_type: op,
-                    entry,
-                });
+                out.push(self.event(&path, op));
+            }
+            for p in appeared {
+                out.push(self.event(&p, EventType::Create));
             }
         }
         Ok(out)
