@@ -459,6 +459,19 @@ print(json.dumps({"total_mib": total / 2**20, "per_dist_mib": {k: v / 2**20 for 
         return "\n".join(lines)
 
 
+def markdown(sdk: dict) -> str:
+    """The SDK rows as the Markdown table docs/benchmarks.md uses."""
+    out = ["| metric | ours | upstream | no-SDK floor | ratio | target | |", "|---|---|---|---|---|---|---|"]
+    for name, row in sdk.items():
+        unit = row["unit"]
+        cells = [fmt(row[k]["median"], unit) if k in row else "-" for k in ("ours", "upstream", "floor")]
+        ratio = f"{row['ratio']:.2f}" if "ratio" in row else "-"
+        target = "" if row["target"] is None else ("≥ " if row["higher_is_better"] else "≤ ") + str(row["target"])
+        met = "" if "met" not in row or row["target"] is None else ("met" if row["met"] else "**missed**")
+        out.append(f"| {name} | {' | '.join(cells)} | {ratio} | {target} | {met} |")
+    return "\n".join(out)
+
+
 def machine() -> dict:
     cpu = "?"
     try:
@@ -489,6 +502,7 @@ def main() -> None:
     parser.add_argument("--skip", help="comma-separated scenario names to leave out")
     parser.add_argument("--pool-size", type=int, default=1, help="the main daemon's warm pool (default 1)")
     parser.add_argument("--json", help="write every sample and summary here")
+    parser.add_argument("--markdown", action="store_true", help="also print the SDK table as Markdown")
     args = parser.parse_args()
     names = list(SCENARIOS)
     if args.only:
@@ -516,6 +530,9 @@ def main() -> None:
         finally:
             bench.close()
     print(bench.tables())
+    if args.markdown and bench.sdk:
+        print()
+        print(markdown(bench.sdk))
     for name, error in bench.failed.items():
         print(f"{name}: FAILED ({error.splitlines()[0]})")
     if args.json:
