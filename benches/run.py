@@ -47,6 +47,7 @@ SCENARIOS = {
     "create_kill": "Sandbox.create() + kill() (warm pool)",
     "runtime_create": "runtime: create from the pool / cold base sandbox",
     "first_result": "runtime: create → first run_code result, pool and cold",
+    "js_first_result": "runtime: create → first run_code result in JavaScript (Deno kernel start)",
     "round_trip": "runtime: trivial run_code round trip p50/p99",
     "commands_files": "runtime: commands.run('true'), 4 KiB / 4 MiB write+read",
     "idle_memory": "runtime: idle code-interpreter sandbox memory",
@@ -171,15 +172,16 @@ def client(python: str, daemon: Daemon | None, scenario: str, timeout: float = 1
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def interleaved(pythons: dict, reps: int, run) -> dict:
-    """`run(python)` → dict of lists/numbers; repeated `reps` times, SDKs interleaved; the
-    per-key samples are concatenated (lists) or collected (numbers)."""
-    out: dict = {sdk: {} for sdk in pythons}
+def interleaved(runners: dict, reps: int) -> dict:
+    """`runners` maps a name (ours, upstream, floor) to a function returning a dict of
+    lists/numbers; each is run `reps` times, interleaved; the per-key samples are
+    concatenated (lists) or collected (numbers)."""
+    out: dict = {name: {} for name in runners}
     for _ in range(reps):
-        for sdk, python in pythons.items():
-            row = run(python)
+        for name, run in runners.items():
+            row = run()
             for key, value in row.items():
-                bucket = out[sdk].setdefault(key, [])
+                bucket = out[name].setdefault(key, [])
                 if isinstance(value, list):
                     bucket.extend(value)
                 elif isinstance(value, (int, float)):
@@ -215,10 +217,15 @@ class Bench:
 
     def compare(self, metric: str, data: dict, key: str, unit: str, target: float, higher_better=False) -> None:
         row: dict = {"unit": unit, "target": target, "higher_is_better": higher_better}
-        for sdk in self.pythons:
-            row[sdk] = summary(data[sdk][key])
+        for sdk in list(self.pythons) + ["floor"]:
+            if sdk in data and data[sdk].get(key):
+                row[sdk] = summary(data[sdk][key])
         if "upstream" in row:
             row["ratio"] = row["ours"]["median"] / row["upstream"]["median"]
+        if "upstream" in row and "floor" in row and not higher_better:
+            # The part of the wall time each client adds above the no-SDK floor.
+            above = [row[sdk]["median"] - row["floor"]["median"] for sdk in ("ours", "upstream")]
+            row["above_floor"] = {"ours": above[0], "upstream": above[1]}
         if "ratio" in row and target is not None:
             row["met"] = row["ratio"] >= target if higher_better else row["ratio"] <= target
         self.sdk[metric] = row
@@ -228,6 +235,14 @@ class Bench:
         if target is not None:
             row["met"] = row["p99" if stat == "p99" else "median"] <= target
         self.runtime[metric] = row
+
+    def runners(self, scenario: str, floor: bool = True, **kwargs) -> dict:
+        """One runner per SDK for `scenario`, plus the no-SDK floor (`raw_<scenario>`, under
+        our Python: it needs only the standard library and creates its sandbox itself)."""
+        out = {sdk: (lambda py=py: client(py, self.daemon, scenario, **kwargs)) for sdk, py in self.pythons.items()}
+        if floor:
+            out["floor"] = lambda: client(self.args.ours, self.daemon, "raw_" + scenario, **kwargs)
+        return out
 
     # -- SDK -----------------------------------------------------------------------------
 
@@ -308,7 +323,7 @@ print(json.dumps({"total_mib": total / 2**20, "per_dist_mib": {k: v / 2**20 for 
 
     def b_run_code(self) -> None:
         reps, calls = (3, 100) if self.quick else (5, 300)
-        data = interleaved(self.pythons, reps, lambda py: client(py, self.daemon, "run_code", calls=calls))
+        data = interleaved(self.runners("run_code", calls=calls), reps)
         for sdk in data:
             data[sdk].pop("samples_ms", None)
         self.compare("run_code_cpu", data, "cpu_ms", "ms", 0.2)
@@ -316,31 +331,31 @@ print(json.dumps({"total_mib": total / 2**20, "per_dist_mib": {k: v / 2**20 for 
 
     def b_stream(self) -> None:
         reps = 2 if self.quick else 3
-        data = interleaved(self.pythons, reps, lambda py: client(py, self.daemon, "stream", lines=100000, reps=2))
+        data = interleaved(self.runners("stream", lines=100000, reps=2), reps)
         self.compare("stream_100k_wall", data, "wall_ms", "ms", 0.1)
         self.compare("stream_100k_cpu", data, "cpu_ms", "ms", None)
 
     def b_png(self) -> None:
         reps = 2 if self.quick else 3
-        data = interleaved(self.pythons, reps, lambda py: client(py, self.daemon, "png", mb=5, reps=3))
+        data = interleaved(self.runners("png", mb=5, reps=3), reps)
         self.compare("png_5mb_wall", data, "wall_ms", "ms", 0.5)
         self.compare("png_5mb_extra_peak", data, "extra_peak_mib", "MiB", 0.5)
 
     def b_async(self) -> None:
         reps = 2 if self.quick else 3
-        data = interleaved(self.pythons, reps, lambda py: client(py, self.daemon, "async", concurrency=100, reps=5))
+        data = interleaved(self.runners("async", concurrency=100, reps=5), reps)
         self.compare("async_100_wall", data, "wall_ms", "ms", 0.33)
         self.compare("async_100_cpu", data, "cpu_ms", "ms", None)
 
     def b_threads(self) -> None:
         reps, secs = (1, 3) if self.quick else (3, 5)
-        data = interleaved(self.pythons, reps, lambda py: client(py, self.daemon, "threads", threads=8, seconds=secs))
+        data = interleaved(self.runners("threads", threads=8, seconds=secs), reps)
         self.compare("threads_8_throughput", data, "calls_per_s", "/s", 3, higher_better=True)
         self.compare("threads_8_cpu_per_call", data, "cpu_ms_per_call", "ms", None)
 
     def b_create_kill(self) -> None:
         reps = 2 if self.quick else 3
-        data = interleaved(self.pythons, reps, lambda py: client(py, self.daemon, "create_kill", reps=5))
+        data = interleaved(self.runners("create_kill", reps=5), reps)
         self.compare("create_kill_wall", data, "wall_ms", "ms", 0.5)
 
     # -- runtime (ours only, absolute) -----------------------------------------------------
@@ -361,6 +376,10 @@ print(json.dumps({"total_mib": total / 2**20, "per_dist_mib": {k: v / 2**20 for 
             cold.stop()
         self.absolute("create_ci_cold", row["create_ms"], "ms", None)
         self.absolute("first_result_cold", row["first_result_ms"], "ms", 300)
+
+    def b_js_first_result(self) -> None:
+        row = client(self.args.ours, self.daemon, "first_result", reps=3 if self.quick else 10, pool="1", language="javascript")
+        self.absolute("first_result_js_pool", row["first_result_ms"], "ms", None)
 
     def b_round_trip(self) -> None:
         row = client(self.args.ours, self.daemon, "run_code", calls=300 if self.quick else 1000)
@@ -402,7 +421,9 @@ print(json.dumps({"total_mib": total / 2**20, "per_dist_mib": {k: v / 2**20 for 
     def tables(self) -> str:
         lines = []
         if self.sdk:
-            lines.append(f"{'SDK metric':<26} {'ours (IQR)':>26} {'upstream (IQR)':>26} {'ratio':>7} {'target':>8}")
+            lines.append(
+                f"{'SDK metric':<26} {'ours (IQR)':>26} {'upstream (IQR)':>26} {'no-SDK floor':>14} {'ratio':>7} {'target':>8}"
+            )
             for name, row in self.sdk.items():
                 unit = row["unit"]
 
@@ -415,7 +436,8 @@ print(json.dumps({"total_mib": total / 2**20, "per_dist_mib": {k: v / 2**20 for 
                 ratio = f"{row['ratio']:.3f}" if "ratio" in row else "-"
                 target = "" if row["target"] is None else ("≥ " if row["higher_is_better"] else "≤ ") + str(row["target"])
                 mark = "" if "met" not in row or row["target"] is None else ("  ok" if row["met"] else "  MISSED")
-                lines.append(f"{name:<26} {cell('ours'):>26} {cell('upstream'):>26} {ratio:>7} {target:>8}{mark}")
+                floor = fmt(row["floor"]["median"], unit) if "floor" in row else "-"
+                lines.append(f"{name:<26} {cell('ours'):>26} {cell('upstream'):>26} {floor:>14} {ratio:>7} {target:>8}{mark}")
         if self.runtime:
             lines.append("")
             lines.append(f"{'runtime metric':<26} {'p50':>10} {'IQR':>17} {'p99':>10} {'n':>5} {'target':>9}")
@@ -435,6 +457,19 @@ print(json.dumps({"total_mib": total / 2**20, "per_dist_mib": {k: v / 2**20 for 
                     f"{name:<26} {fmt(row['median'], unit):>10} {iqr:>17} {fmt(row['p99'], unit):>10} {row['n']:>5} {target:>9}{mark}"
                 )
         return "\n".join(lines)
+
+
+def markdown(sdk: dict) -> str:
+    """The SDK rows as the Markdown table docs/benchmarks.md uses."""
+    out = ["| metric | ours | upstream | no-SDK floor | ratio | target | |", "|---|---|---|---|---|---|---|"]
+    for name, row in sdk.items():
+        unit = row["unit"]
+        cells = [fmt(row[k]["median"], unit) if k in row else "-" for k in ("ours", "upstream", "floor")]
+        ratio = f"{row['ratio']:.2f}" if "ratio" in row else "-"
+        target = "" if row["target"] is None else ("≥ " if row["higher_is_better"] else "≤ ") + str(row["target"])
+        met = "" if "met" not in row or row["target"] is None else ("met" if row["met"] else "**missed**")
+        out.append(f"| {name} | {' | '.join(cells)} | {ratio} | {target} | {met} |")
+    return "\n".join(out)
 
 
 def machine() -> dict:
@@ -467,6 +502,7 @@ def main() -> None:
     parser.add_argument("--skip", help="comma-separated scenario names to leave out")
     parser.add_argument("--pool-size", type=int, default=1, help="the main daemon's warm pool (default 1)")
     parser.add_argument("--json", help="write every sample and summary here")
+    parser.add_argument("--markdown", action="store_true", help="also print the SDK table as Markdown")
     args = parser.parse_args()
     names = list(SCENARIOS)
     if args.only:
@@ -494,6 +530,9 @@ def main() -> None:
         finally:
             bench.close()
     print(bench.tables())
+    if args.markdown and bench.sdk:
+        print()
+        print(markdown(bench.sdk))
     for name, error in bench.failed.items():
         print(f"{name}: FAILED ({error.splitlines()[0]})")
     if args.json:

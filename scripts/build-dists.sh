@@ -14,7 +14,9 @@ cd "$(dirname "$0")/.."
 PY="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
 OUT="${2:-dist}"
 SDIST="${3:-}"
-BIN="$(dirname "$PY")"
+# Absolute: build scripts (e.g. aws-lc-sys) run zig from their own directories, where a
+# relative PATH entry would not resolve.
+BIN="$(cd "$(dirname "$PY")" && pwd)"
 mkdir -p "$OUT"
 # maturin finds zig as `python -m ziglang` of the first python on PATH.
 PATH="$BIN:$PATH" VIRTUAL_ENV="$(dirname "$BIN")" \

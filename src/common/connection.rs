@@ -14,7 +14,7 @@ use pyo3::IntoPyObjectExt;
 
 use crate::shared::convert::PyJson;
 use crate::shared::errors::check;
-use crate::shared::rt::dispatch;
+use crate::shared::rt::dispatch_oneshot;
 
 /// A created or connected sandbox plus, in local mode, the daemon it lives on:
 /// `(sandbox_id, domain, envd_version, envd_access_token, traffic_access_token,
@@ -177,7 +177,7 @@ impl Connection {
             body = merge_extra(py, body, &extra)?;
         }
         let (cfg, headers) = self.parts();
-        dispatch(py, asynchronous, async move {
+        dispatch_oneshot(py, asynchronous, async move {
             let (api, local) = ApiClient::new(&cfg, &headers).await?;
             let sandbox = api
                 .create_sandbox(&body, idempotency_key.as_deref())
@@ -197,7 +197,7 @@ impl Connection {
         memory: Option<bool>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (cfg, headers) = self.parts();
-        dispatch(py, asynchronous, async move {
+        dispatch_oneshot(py, asynchronous, async move {
             let (api, local) = ApiClient::new(&cfg, &headers).await?;
             let sandbox = api
                 .connect_sandbox(&sandbox_id, &ConnectSandbox { timeout, memory })
@@ -214,7 +214,7 @@ impl Connection {
         sandbox_id: String,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (cfg, headers) = self.parts();
-        dispatch(py, asynchronous, async move {
+        dispatch_oneshot(py, asynchronous, async move {
             let (api, _) = ApiClient::new(&cfg, &headers).await?;
             api.kill_sandbox(&sandbox_id).await
         })
@@ -229,7 +229,7 @@ impl Connection {
         timeout: i64,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (cfg, headers) = self.parts();
-        dispatch(py, asynchronous, async move {
+        dispatch_oneshot(py, asynchronous, async move {
             let (api, _) = ApiClient::new(&cfg, &headers).await?;
             api.set_timeout(&sandbox_id, timeout).await
         })
@@ -243,7 +243,7 @@ impl Connection {
         sandbox_id: String,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (cfg, headers) = self.parts();
-        dispatch(py, asynchronous, async move {
+        dispatch_oneshot(py, asynchronous, async move {
             let (api, _) = ApiClient::new(&cfg, &headers).await?;
             api.get_info(&sandbox_id).await.map(PyJson)
         })
@@ -275,7 +275,7 @@ impl Connection {
             next_token,
         };
         let (cfg, headers) = self.parts();
-        dispatch(py, asynchronous, async move {
+        dispatch_oneshot(py, asynchronous, async move {
             let (api, _) = ApiClient::new(&cfg, &headers).await?;
             let (items, next) = api.list_sandboxes(&query).await?;
             Ok((PyJson(serde_json::Value::Array(items)), next))
@@ -293,7 +293,7 @@ impl Connection {
         require_healthy_guest: Option<bool>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (cfg, headers) = self.parts();
-        dispatch(py, asynchronous, async move {
+        dispatch_oneshot(py, asynchronous, async move {
             let (api, _) = ApiClient::new(&cfg, &headers).await?;
             api.pause_sandbox(
                 &sandbox_id,
@@ -317,7 +317,7 @@ impl Connection {
         end: Option<i64>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (cfg, headers) = self.parts();
-        dispatch(py, asynchronous, async move {
+        dispatch_oneshot(py, asynchronous, async move {
             let (api, _) = ApiClient::new(&cfg, &headers).await?;
             api.get_metrics(&sandbox_id, start, end)
                 .await

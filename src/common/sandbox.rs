@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use super::execution::ExecutionStream;
 use crate::shared::convert::{PyExecution, PyJson};
 use crate::shared::errors::check;
-use crate::shared::rt::dispatch;
+use crate::shared::rt::dispatch_oneshot;
 
 fn seconds(value: Option<f64>) -> Option<Duration> {
     value
@@ -73,7 +73,7 @@ impl SandboxClient {
         request_timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let client = self.client.clone();
-        dispatch(py, asynchronous, async move {
+        dispatch_oneshot(py, asynchronous, async move {
             client.is_running(seconds(request_timeout)).await
         })
     }
@@ -106,7 +106,7 @@ impl SandboxClient {
             timeout: seconds(timeout),
             connect_timeout: seconds(connect_timeout),
         };
-        dispatch(py, asynchronous, async move {
+        dispatch_oneshot(py, asynchronous, async move {
             let stream = client.execute(&jupyter_url, &request, options).await?;
             stream.collect().await.map(PyExecution)
         })
@@ -152,7 +152,7 @@ impl SandboxClient {
     ) -> PyResult<Bound<'py, PyAny>> {
         let client = self.client.clone();
         let request = CreateContextRequest { language, cwd };
-        dispatch(py, asynchronous, async move {
+        dispatch_oneshot(py, asynchronous, async move {
             client
                 .create_context(&jupyter_url, &request, seconds(request_timeout))
                 .await
@@ -170,7 +170,7 @@ impl SandboxClient {
         request_timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let client = self.client.clone();
-        dispatch(py, asynchronous, async move {
+        dispatch_oneshot(py, asynchronous, async move {
             client
                 .list_contexts(&jupyter_url, seconds(request_timeout))
                 .await
@@ -189,7 +189,7 @@ impl SandboxClient {
         request_timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let client = self.client.clone();
-        dispatch(py, asynchronous, async move {
+        dispatch_oneshot(py, asynchronous, async move {
             client
                 .remove_context(&jupyter_url, &context_id, seconds(request_timeout))
                 .await
@@ -207,7 +207,7 @@ impl SandboxClient {
         request_timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let client = self.client.clone();
-        dispatch(py, asynchronous, async move {
+        dispatch_oneshot(py, asynchronous, async move {
             client
                 .restart_context(&jupyter_url, &context_id, seconds(request_timeout))
                 .await

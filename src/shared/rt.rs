@@ -63,6 +63,50 @@ where
     }
 }
 
+thread_local! {
+    /// This thread's own runtime for [`dispatch_oneshot`]'s sync path (`None` if it could not
+    /// be built; then the shared runtime is used).
+    static THREAD_RUNTIME: Option<tokio::runtime::Runtime> =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().ok();
+}
+
+/// Runs `fut` to completion on the calling thread's own current-thread runtime, with the GIL
+/// released, waking every [`SIGNAL_CHECK_INTERVAL`] for signals (an exception drops `fut`,
+/// which drops its request).
+///
+/// Why: through the shared runtime a sync call costs two cross-thread hand-offs (spawn onto
+/// a worker, result back through a channel) on top of the worker's wake-up for every piece
+/// the server sends: 5.6 context switches per tiny `run_code` over two threads, against 3.7
+/// on one thread here (docs/benchmarks.md). Threads making sync calls also stop contending
+/// for the shared workers. Only for futures that finish all their I/O: the connections they
+/// open belong to this thread's runtime (see `e2b_client::http::client`), so nothing they
+/// return may keep reading from one.
+pub fn wait_here<F, T>(py: Python<'_>, fut: F) -> PyResult<T>
+where
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    if !THREAD_RUNTIME.with(Option::is_some) {
+        return wait(py, fut);
+    }
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        let step = py.detach(|| {
+            THREAD_RUNTIME.with(|rt| {
+                let rt = rt.as_ref().expect("checked above");
+                // The timer is made inside `block_on`: it needs the runtime's context.
+                rt.block_on(async {
+                    tokio::time::timeout(SIGNAL_CHECK_INTERVAL, fut.as_mut()).await
+                })
+            })
+        });
+        match step {
+            Ok(value) => return Ok(value),
+            Err(_elapsed) => py.check_signals()?,
+        }
+    }
+}
+
 /// Turns a finished value into a Python object; runs on the thread that collects it.
 type Convert = Box<dyn for<'py> FnOnce(Python<'py>) -> PyResult<Bound<'py, PyAny>> + Send>;
 type Outcome = Result<Convert, e2b_client::Error>;
@@ -228,6 +272,25 @@ where
         Bound::new(py, pending(fut)).map(Bound::into_any)
     } else {
         let value = wait(py, fut)?.map_err(|e| to_pyerr(py, e))?;
+        value.into_bound_py_any(py)
+    }
+}
+
+/// [`dispatch`] for calls whose future completes all its I/O (control-plane calls,
+/// `run_code`, contexts): the sync API runs them on the calling thread ([`wait_here`]).
+pub fn dispatch_oneshot<'py, F, T>(
+    py: Python<'py>,
+    asynchronous: bool,
+    fut: F,
+) -> PyResult<Bound<'py, PyAny>>
+where
+    F: Future<Output = e2b_client::Result<T>> + Send + 'static,
+    T: for<'a> IntoPyObject<'a> + Send + 'static,
+{
+    if asynchronous {
+        Bound::new(py, pending(fut)).map(Bound::into_any)
+    } else {
+        let value = wait_here(py, fut)?.map_err(|e| to_pyerr(py, e))?;
         value.into_bound_py_any(py)
     }
 }

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 import time
 
 import pytest
@@ -96,6 +99,46 @@ def test_timeout_raises_and_the_next_call_works(sandbox):
     start = time.monotonic()
     assert sandbox.run_code("1 + 1").text == "2"
     assert time.monotonic() - start < 5
+
+
+def test_sync_calls_from_several_threads(sandbox):
+    """Each thread's sync calls run on that thread's own runtime and connections; state is
+    shared through the one kernel, and every result comes back to the thread that asked."""
+    contexts = [sandbox.create_code_context() for _ in range(4)]
+    errors: list = []
+
+    def work(i):
+        try:
+            sandbox.run_code(f"n = {i}", context=contexts[i])
+            for _ in range(10):
+                assert sandbox.run_code("n", context=contexts[i]).text == str(i)
+        except BaseException as e:  # reported below: a failed assert in a thread is silent
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    assert sandbox.run_code("2 + 2").text == "4"
+
+
+def test_ctrl_c_interrupts_a_sync_run_code(sandbox):
+    """SIGINT during a blocking run_code raises KeyboardInterrupt promptly; the request is
+    dropped, so the server interrupts the kernel and the next call does not wait."""
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    start = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            sandbox.run_code("import time; time.sleep(30)")
+    finally:
+        timer.cancel()
+    assert time.monotonic() - start < 5
+    start = time.monotonic()
+    assert sandbox.run_code("1 + 1").text == "2"
+    assert time.monotonic() - start < 10
 
 
 def test_code_runs_as_user_in_home(sandbox):

@@ -56,12 +56,51 @@ fn pool_max_idle_per_host() -> usize {
         .unwrap_or(20)
 }
 
-/// The shared client for `key`, built on first use.
+/// Makes `ring` rustls' process default (reqwest is built without a provider of its own).
+/// An error means a default is already installed — in this library only by an earlier call.
+fn install_crypto_provider() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// The client for `key`: shared by the whole process, except on a current-thread runtime
+/// (the sync API's per-thread fast path, see `e2b._native`'s `rt.rs`), which gets clients
+/// of its own. A pooled connection is driven by the runtime that opened it, and a
+/// current-thread runtime only runs while its thread waits in it, so its connections must
+/// never be handed to another runtime.
 pub fn client(key: &ClientKey) -> Result<reqwest::Client> {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+
+    let on_current_thread_runtime = Handle::try_current()
+        .map(|h| h.runtime_flavor() == RuntimeFlavor::CurrentThread)
+        .unwrap_or(false);
+    if on_current_thread_runtime {
+        thread_local! {
+            static CLIENTS: std::cell::RefCell<HashMap<ClientKey, reqwest::Client>> =
+                std::cell::RefCell::new(HashMap::new());
+        }
+        return CLIENTS.with(|clients| {
+            if let Some(client) = clients.borrow().get(key) {
+                return Ok(client.clone());
+            }
+            let client = build(key)?;
+            clients.borrow_mut().insert(key.clone(), client.clone());
+            Ok(client)
+        });
+    }
     let mut clients = cache().lock().unwrap_or_else(|p| p.into_inner());
     if let Some(client) = clients.get(key) {
         return Ok(client.clone());
     }
+    let client = build(key)?;
+    clients.insert(key.clone(), client.clone());
+    Ok(client)
+}
+
+fn build(key: &ClientKey) -> Result<reqwest::Client> {
+    install_crypto_provider();
     let mut builder = reqwest::Client::builder()
         .tcp_nodelay(true)
         .pool_idle_timeout(pool_idle_timeout())
@@ -79,14 +118,12 @@ pub fn client(key: &ClientKey) -> Result<reqwest::Client> {
             .map_err(|e| Error::invalid_argument(format!("Invalid proxy {proxy:?}: {e}")))?;
         builder = builder.proxy(proxy);
     }
-    let client = builder.build().map_err(|e| {
+    builder.build().map_err(|e| {
         Error::new(
             ErrorKind::SandboxException,
             format!("Failed to set up the HTTP client: {e}"),
         )
-    })?;
-    clients.insert(key.clone(), client.clone());
-    Ok(client)
+    })
 }
 
 /// Full text of a reqwest error including its causes (reqwest's `Display` shows only the top).
