@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 PY="$1"
 OUT="${2:-dist}"
 SDIST="${3:-}"
-BIN="$(dirname "$PY")"
+BIN="$(cd "$(dirname "$PY")" && pwd)"  # absolute: build scripts run zig from other directories
 mkdir -p "$OUT"
 # maturin finds zig as `python -m ziglang` of the first python on PATH.
 PATH="$BIN:$PATH" VIRTUAL_ENV="$(dirname "$BIN")" \
