@@ -169,7 +169,6 @@ struct LimitArgs {
     cgroup_parent: Option<String>,
 }
 
-
 /// Runs the CLI. `args` is the whole command line, program name first (as `std::env::args`
 /// or Python's `sys.argv`). Returns the process exit code.
 pub fn main(args: Vec<String>, ctx: CliContext) -> i32 {
@@ -308,7 +307,10 @@ fn describe_env(env: &crate::sandbox::PythonEnv) -> String {
 /// Checks what sandboxes need before the daemon starts, printing what it finds and the exact
 /// fix for what is missing. Errors only for what makes every sandbox fail.
 async fn preflight(python: &Path, templates: &BTreeMap<String, UserTemplate>) -> Result<()> {
-    progress(&format!("checking the sandbox Python {} …", python.display()));
+    progress(&format!(
+        "checking the sandbox Python {} …",
+        python.display()
+    ));
     let env = crate::sandbox::preflight(python)
         .await
         .map_err(|e| anyhow!("{e}"))?;
@@ -523,7 +525,9 @@ fn status(json: bool) -> Result<i32> {
     let dir = e2b_wire::local::state_dir();
     let not_running = |reason: String| -> Result<i32> {
         if json {
-            print_json(&json!({"running": false, "reason": reason, "stateDir": dir.display().to_string()}))?;
+            print_json(
+                &json!({"running": false, "reason": reason, "stateDir": dir.display().to_string()}),
+            )?;
         } else {
             println!("not running ({reason})");
         }
@@ -835,7 +839,10 @@ fn logs(id: Option<&str>, lines: usize, json: bool) -> Result<i32> {
             match resp.status {
                 StatusCode::OK => {}
                 StatusCode::NOT_FOUND => bail!("sandbox {id} not found"),
-                other => bail!("cannot read the log of {id}: {other} {}", error_message(&resp)),
+                other => bail!(
+                    "cannot read the log of {id}: {other} {}",
+                    error_message(&resp)
+                ),
             }
             (
                 format!("sandbox {id} (agent log)"),
@@ -974,14 +981,17 @@ fn template_list(ctx: &CliContext, json: bool) -> Result<i32> {
             ]
         })
         .collect();
-    print_table(&["TEMPLATE", "SOURCE", "PYTHON", "VERSION", "KERNEL"], &table);
+    print_table(
+        &["TEMPLATE", "SOURCE", "PYTHON", "VERSION", "KERNEL"],
+        &table,
+    );
     Ok(0)
 }
 
 fn template_add(name: &str, python: &Path, json: bool) -> Result<i32> {
     daemon::validate_template_name(name).map_err(|e| anyhow!(e))?;
-    let python = std::path::absolute(python)
-        .with_context(|| format!("bad path {}", python.display()))?;
+    let python =
+        std::path::absolute(python).with_context(|| format!("bad path {}", python.display()))?;
     if !python.is_file() {
         bail!(
             "{} is not a file: give the interpreter, e.g. /path/to/venv/bin/python",

@@ -543,7 +543,10 @@ async fn local_templates(d: &Daemon) -> Response<Body> {
             "python": def.python.display().to_string(),
         });
         let info = describe(&def.python).await;
-        let kernel = info.get("ipykernel").and_then(|v| v.as_bool()).unwrap_or(false);
+        let kernel = info
+            .get("ipykernel")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
         merge(&mut row, info);
         row["startsKernel"] = serde_json::Value::Bool(kernel);
         rows.push(row);

@@ -181,9 +181,15 @@ async fn route(daemon: &Arc<Daemon>, role: Role, mut req: Request<Incoming>) -> 
                     Ok(id) => id,
                     Err(e) => return e.into_response(),
                 };
-                let token = daemon.registry.get(&id).and_then(|e| e.access_token.clone());
+                let token = daemon
+                    .registry
+                    .get(&id)
+                    .and_then(|e| e.access_token.clone());
                 let headers = req.headers_mut();
-                headers.insert(SANDBOX_ID, HeaderValue::from_str(&id).expect("ids are ASCII"));
+                headers.insert(
+                    SANDBOX_ID,
+                    HeaderValue::from_str(&id).expect("ids are ASCII"),
+                );
                 if !headers.contains_key(ACCESS_TOKEN) {
                     if let Some(t) = token.and_then(|t| HeaderValue::from_str(&t).ok()) {
                         headers.insert(ACCESS_TOKEN, t);
@@ -205,7 +211,13 @@ async fn route(daemon: &Arc<Daemon>, role: Role, mut req: Request<Incoming>) -> 
                 };
                 let new_path: Vec<&str> = path
                     .split('/')
-                    .map(|seg| if seg == DEBUG_SANDBOX_ID { id.as_str() } else { seg })
+                    .map(|seg| {
+                        if seg == DEBUG_SANDBOX_ID {
+                            id.as_str()
+                        } else {
+                            seg
+                        }
+                    })
                     .collect();
                 let mut pq = new_path.join("/");
                 if let Some(q) = req.uri().query() {
@@ -215,8 +227,7 @@ async fn route(daemon: &Arc<Daemon>, role: Role, mut req: Request<Incoming>) -> 
                 match Uri::builder().path_and_query(pq).build() {
                     Ok(uri) => *req.uri_mut() = uri,
                     Err(_) => {
-                        return ApiErr::new(StatusCode::BAD_REQUEST, "invalid path")
-                            .into_response()
+                        return ApiErr::new(StatusCode::BAD_REQUEST, "invalid path").into_response()
                     }
                 }
             }

@@ -89,7 +89,9 @@ pub fn validate_template_name(name: &str) -> Result<(), String> {
         ));
     }
     if resolve_template(name).is_some() {
-        return Err(format!("'{name}' is a built-in template; choose another name"));
+        return Err(format!(
+            "'{name}' is a built-in template; choose another name"
+        ));
     }
     Ok(())
 }
@@ -383,7 +385,10 @@ mod tests {
         assert_eq!(t.id, "data-env");
         assert_eq!(t.python, Some(Path::new("/opt/venv/bin/python")));
         assert!(std::ptr::eq(t, set.resolve("data-env:default").unwrap()));
-        assert_eq!(set.resolve("other").unwrap().python, Some(Path::new("/usr/bin/python3")));
+        assert_eq!(
+            set.resolve("other").unwrap().python,
+            Some(Path::new("/usr/bin/python3"))
+        );
         assert_eq!(set.resolve("base").unwrap().python, None);
         assert!(set.resolve("nope").is_none());
         assert_eq!(
