@@ -72,6 +72,24 @@ pub enum InterruptMode {
     Message,
 }
 
+/// What `python -m ipykernel_launcher` does, minus the debugger: ipykernel imports debugpy at
+/// kernel start (over 100 ms on a 2-core machine) for Jupyter's debug protocol, which neither
+/// E2B API exposes. `debugpy` is blocked only while `ipykernel.debugger` is imported (which
+/// then records it as unavailable); user code can still import it.
+const IPYKERNEL_LAUNCHER: &str = "import sys
+if sys.path and sys.path[0] == '':
+    del sys.path[0]
+sys.modules['debugpy'] = None
+try:
+    import ipykernel.debugger
+except ImportError:
+    pass
+finally:
+    del sys.modules['debugpy']
+from ipykernel import kernelapp
+kernelapp.launch_new_instance()
+";
+
 /// Placeholder in [`Launch::argv`] for the connection file.
 pub const CONNECTION_FILE: &str = "{connection_file}";
 
@@ -191,8 +209,8 @@ impl Kernels {
                 Ok(Launch {
                     argv: vec![
                         python,
-                        "-m".into(),
-                        "ipykernel_launcher".into(),
+                        "-c".into(),
+                        IPYKERNEL_LAUNCHER.into(),
                         "-f".into(),
                         CONNECTION_FILE.into(),
                     ],
