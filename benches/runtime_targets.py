@@ -33,7 +33,7 @@ from pathlib import Path
 
 
 def start_daemon(state_dir: Path, pool_size: int) -> tuple[subprocess.Popen, dict]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("E2B_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("E2B_") or k == "E2B_LOCAL_LOG"}
     env.update(E2B_LOCAL_STATE_DIR=str(state_dir), E2B_LOCAL_POOL_SIZE=str(pool_size))
     state_dir.mkdir(parents=True, exist_ok=True)
     log = open(state_dir / "serve.log", "ab")
