@@ -10,7 +10,7 @@ echo "== build and install both distributions"
 bash scripts/install.sh .venv
 # The data stack (pandas, matplotlib, e2b-charts…) for the rich-result and chart tests.
 .venv/bin/python -m pip install --quiet --find-links dist "$(ls dist/e2b-*.whl)[data]"
-.venv/bin/python -m pip install --quiet "pytest>=8,<9" "pytest-asyncio>=0.24,<2" "pytest-timeout>=2.3,<3"
+.venv/bin/python -m pip install --quiet "pytest>=8,<9" "pytest-asyncio>=0.24,<2" "pytest-timeout>=2.3,<3" "build>=1,<2"
 
 echo "== official SDK for the compatibility tier (its own virtualenv)"
 [ -x .venv-compat/bin/python ] || "$PYTHON" -m venv .venv-compat
