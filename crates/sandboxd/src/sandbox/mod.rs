@@ -209,6 +209,7 @@ impl SandboxProcess {
         req: SpawnRequest,
     ) -> Result<SandboxProcess, SpawnError> {
         check_id(&req.sandbox_id)?;
+        let t0 = std::time::Instant::now();
         let ids = id_mode()?;
         let limits = req.limits.unwrap_or(rt.limits);
         let mut notes = rt.isolation.notes();
@@ -384,7 +385,9 @@ impl SandboxProcess {
                 .unwrap_or_default(),
             seccomp: seccomp_programs()?,
         };
+        let t_setup = t0.elapsed();
         let launched = launch::launch(plan).await.map_err(launch_error)?;
+        let t_launch = t0.elapsed();
         // The child has its own copies now.
         drop((
             keep,
@@ -423,6 +426,7 @@ impl SandboxProcess {
             }
         }
 
+        let t_network = t0.elapsed();
         let (exit_tx, exit) = watch::channel(None);
         let pidfd = Arc::new(launched.pidfd);
         tokio::spawn(reap_when_exited(pidfd.clone(), launched.pid, exit_tx));
@@ -450,6 +454,14 @@ impl SandboxProcess {
                 format!("{e}; agent log: {log}")
             }));
         }
+        tracing::debug!(
+            "sandbox {}: setup {:?}, launched at {:?}, network at {:?}, agent ready at {:?}",
+            req.sandbox_id,
+            t_setup,
+            t_launch,
+            t_network,
+            t0.elapsed()
+        );
         Ok(sandbox)
     }
 

@@ -72,6 +72,27 @@ pub enum InterruptMode {
     Message,
 }
 
+/// What `python -m ipykernel_launcher` does, minus the debugger: ipykernel imports debugpy at
+/// kernel start (over 100 ms on a 2-core machine) for Jupyter's debug protocol, which neither
+/// E2B API exposes. `debugpy` is blocked only while `ipykernel.debugger` is imported (which
+/// then records it as unavailable); user code can still import it. `sys.argv[0]` is what
+/// `-m ipykernel_launcher` gives (code that detects Jupyter by it keeps working).
+const IPYKERNEL_LAUNCHER: &str = "import sys
+if sys.path and sys.path[0] == '':
+    del sys.path[0]
+sys.modules['debugpy'] = None
+try:
+    import ipykernel.debugger
+except ImportError:
+    pass
+finally:
+    del sys.modules['debugpy']
+import os
+from ipykernel import kernelapp
+sys.argv[0] = os.path.join(os.path.dirname(os.path.dirname(kernelapp.__file__)), 'ipykernel_launcher.py')
+kernelapp.launch_new_instance()
+";
+
 /// Placeholder in [`Launch::argv`] for the connection file.
 pub const CONNECTION_FILE: &str = "{connection_file}";
 
@@ -191,8 +212,8 @@ impl Kernels {
                 Ok(Launch {
                     argv: vec![
                         python,
-                        "-m".into(),
-                        "ipykernel_launcher".into(),
+                        "-c".into(),
+                        IPYKERNEL_LAUNCHER.into(),
                         "-f".into(),
                         CONNECTION_FILE.into(),
                     ],

@@ -715,7 +715,16 @@ async fn sync_channels(
         while !(got_reply && got_iopub) {
             tokio::select! {
                 m = shell_in.recv() => match m {
-                    Some(m) if m.msg_type == "kernel_info_reply" => got_reply = true,
+                    Some(m) if m.msg_type == "kernel_info_reply" => {
+                        got_reply = true;
+                        // The kernel publishes on iopub around each reply: if nothing came
+                        // by shortly after, our subscription was late; ask again soon.
+                        if !got_iopub {
+                            let soon = tokio::time::Instant::now() + Duration::from_millis(20);
+                            let at = soon.min(tick.deadline());
+                            tick.as_mut().reset(at);
+                        }
+                    }
                     Some(_) => {}
                     None => return Err("the kernel's shell channel closed".into()),
                 },
