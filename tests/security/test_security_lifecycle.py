@@ -83,19 +83,8 @@ def _pool_ready(runtime, limit: float = 15.0) -> None:
         time.sleep(0.1)
 
 
-def _teardowns_done(runtime, limit: float = 10.0) -> None:
-    """A kill answers once the sandbox is dead; its teardown (exit, mounts, cgroups, files)
-    finishes in the background. Waits until the daemon reports none pending."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        status = runtime.api("GET", "/local/status")[1] or {}
-        if status.get("pendingTeardowns", 0) == 0:
-            return
-        time.sleep(0.05)
-
-
 def _settle(runtime, want: dict[str, int], limit: float = 10.0) -> dict[str, int]:
-    _teardowns_done(runtime, limit)
+    runtime.teardowns_done(limit)
     deadline = time.monotonic() + limit
     while True:
         now = snapshot(runtime)
