@@ -87,6 +87,18 @@ class Runtime:
                 out[ctl] = d
         return out
 
+    def teardowns_done(self, limit: float = 10.0) -> None:
+        """A kill answers once the sandbox is dead; its teardown (exit, mounts, cgroups,
+        files) finishes in the background. Waits until the daemon reports none pending."""
+        import time
+
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            status = self.api("GET", "/local/status")[1] or {}
+            if status.get("pendingTeardowns", 0) == 0:
+                return
+            time.sleep(0.05)
+
     def api(self, method: str, path: str, body=None, key: str | None = "default"):
         import urllib.error
         import urllib.request

@@ -121,6 +121,7 @@ print(json.dumps(errno_of(lambda: subprocess.run(['/bin/true']))))
         t0 = time.monotonic()
         sbx.kill()
         assert time.monotonic() - t0 < 10
+    runtime.teardowns_done()
     assert not dirs["pids"].exists()  # everything went with it
 
 

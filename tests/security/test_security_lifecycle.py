@@ -84,6 +84,7 @@ def _pool_ready(runtime, limit: float = 15.0) -> None:
 
 
 def _settle(runtime, want: dict[str, int], limit: float = 10.0) -> dict[str, int]:
+    runtime.teardowns_done(limit)
     deadline = time.monotonic() + limit
     while True:
         now = snapshot(runtime)

@@ -769,3 +769,27 @@ async fn leftovers_of_a_crashed_daemon_are_killed() {
     let _ = bystander.kill();
     let _ = bystander.wait();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_is_immediate_and_shutdown_waits_for_its_teardown() {
+    let mut d = TestDaemon::fake().await;
+    let sbx = d.create(r#"{"templateID":"base"}"#).await;
+    let id = sbx["sandboxID"].as_str().unwrap().to_string();
+    let (_, pid, _) = d.fake.as_ref().unwrap().find(&id);
+    let socket = d.state_dir.join("run").join(&id).join("agent.sock");
+    assert!(socket.exists());
+    let k = d
+        .api(Method::DELETE, &format!("/sandboxes/{id}"), None)
+        .await;
+    assert_eq!(k.status, 204);
+    // Gone for the API at once, whatever the teardown is doing.
+    assert_error_json(
+        &d.api(Method::GET, &format!("/sandboxes/{id}"), None).await,
+        404,
+    );
+    let status = d.api(Method::GET, "/local/status", None).await.json();
+    assert!(status["pendingTeardowns"].is_u64(), "{status}");
+    d.stop().await;
+    assert!(!socket.exists(), "shutdown waited for the teardown");
+    assert!(!pid_alive(pid));
+}

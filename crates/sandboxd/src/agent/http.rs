@@ -123,7 +123,11 @@ impl Body for NdjsonBody {
         }
         match this.rx.poll_recv(cx) {
             Poll::Ready(Some(first)) => {
-                // Coalesce whatever else is ready into one chunk.
+                // Coalesce whatever else is ready into one chunk — with `end_of_execution`
+                // when the execution is over, so that the last lines, the end and the
+                // chunked terminator leave in one write (one wake-up of the client; the
+                // daemon's proxy forwards the agent's chunks one by one). Nothing waits for
+                // more: only lines already in the channel are taken.
                 // The budget is released once the bytes are handed to the connection (whose
                 // own buffer is bounded).
                 let Outgoing { line, budget } = first;
@@ -135,7 +139,12 @@ impl Body for NdjsonBody {
                             buf.extend_from_slice(&line.to_ndjson());
                             drop(budget);
                         }
-                        Err(_) => break,
+                        Err(mpsc::error::TryRecvError::Disconnected) => {
+                            buf.extend_from_slice(&OutputLine::EndOfExecution.to_ndjson());
+                            this.done = true;
+                            break;
+                        }
+                        Err(mpsc::error::TryRecvError::Empty) => break,
                     }
                 }
                 this.reset();
@@ -186,6 +195,25 @@ mod tests {
         drop(tx);
         let f = body.frame().await.unwrap().unwrap().into_data().unwrap();
         assert_eq!(&f[..], b"{\"type\":\"end_of_execution\"}\n");
+        assert!(body.frame().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn lines_ready_together_leave_in_one_chunk_with_the_end() {
+        let (tx, rx) = mpsc::channel(4);
+        let mut body = NdjsonBody::new(rx);
+        tx.send(OutputLine::NumberOfExecutions { execution_count: 1 }.into())
+            .await
+            .unwrap();
+        tx.send(OutputLine::Keepalive.into()).await.unwrap();
+        drop(tx);
+        let f = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert_eq!(
+            &f[..],
+            &b"{\"type\":\"number_of_executions\",\"execution_count\":1}\n\
+               {\"type\":\"keepalive\"}\n{\"type\":\"end_of_execution\"}\n"[..]
+        );
+        assert!(body.is_end_stream());
         assert!(body.frame().await.is_none());
     }
 }

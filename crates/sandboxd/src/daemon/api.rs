@@ -394,7 +394,7 @@ fn detail(d: &Daemon, id: &str) -> ApiResult {
 }
 
 async fn kill(d: &Arc<Daemon>, id: &str) -> ApiResult {
-    if d.kill_sandbox(id, "killed through the API").await {
+    if d.kill_sandbox(id, "killed through the API") {
         Ok(status_only(StatusCode::NO_CONTENT))
     } else {
         Err(ApiErr::not_found(id))

@@ -18,8 +18,12 @@ pub trait LiveSandbox: Send + Sync + std::fmt::Debug {
     fn init_pid(&self) -> i32;
     /// Unix socket on which the agent serves HTTP/1.1.
     fn agent_socket(&self) -> &Path;
-    /// Kills everything of the sandbox. Idempotent.
+    /// Kills everything of the sandbox and waits for its teardown (exit, mounts, cgroups,
+    /// files). Idempotent.
     fn kill(&self) -> BoxFuture<'_, ()>;
+    /// Sends SIGKILL to every process of the sandbox without waiting; [`LiveSandbox::kill`]
+    /// then finishes the teardown. Idempotent.
+    fn signal_kill(&self) {}
     /// Resolves when the sandbox's init has exited.
     fn exited(&self) -> BoxFuture<'_, ()>;
     /// The limits it runs with (`None`: the daemon's defaults apply).
@@ -83,6 +87,9 @@ impl LiveSandbox for SandboxProcess {
     }
     fn kill(&self) -> BoxFuture<'_, ()> {
         Box::pin(SandboxProcess::kill(self))
+    }
+    fn signal_kill(&self) {
+        SandboxProcess::signal_kill(self)
     }
     fn exited(&self) -> BoxFuture<'_, ()> {
         Box::pin(SandboxProcess::exited(self))

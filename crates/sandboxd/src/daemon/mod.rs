@@ -222,6 +222,10 @@ pub(crate) struct Daemon {
     pool_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// The sandbox that `debug_sandbox_id` stands for (`serve --debug`).
     debug_sandbox: tokio::sync::Mutex<Option<String>>,
+    /// Teardowns still running in the background (a killed sandbox is dead and gone from the
+    /// registry at once; its exit, mounts, cgroups and files are removed afterwards).
+    /// Shutdown waits for them to reach zero.
+    teardowns: watch::Sender<usize>,
 }
 
 impl Daemon {
@@ -240,6 +244,7 @@ impl Daemon {
             "version": env!("CARGO_PKG_VERSION"),
             "sandboxes": self.registry.len(),
             "warmPool": self.pool.as_ref().map_or(0, |p| p.ready_count()),
+            "pendingTeardowns": *self.teardowns.borrow(),
             "uptimeSeconds": self.started.elapsed().as_secs(),
             "stateDir": self.state.path().display().to_string(),
             "python": self.runtime.python.display().to_string(),
@@ -457,7 +462,7 @@ impl Daemon {
         // Shutdown may have emptied the registry between the check above and the insert.
         if self.is_shutting_down() {
             if self.registry.remove_if_same(&entry) {
-                self.destroy(&entry, "the daemon is shutting down").await;
+                self.destroy(entry, "the daemon is shutting down");
             }
             return Err(shutting_down());
         }
@@ -506,29 +511,50 @@ impl Daemon {
             }
         };
         if self.registry.remove_if_same(&entry) {
-            self.destroy(&entry, reason).await;
+            self.destroy(entry.clone(), reason);
         }
     }
 
-    /// Removes a sandbox by id; false if it is unknown.
-    async fn kill_sandbox(&self, id: &str, reason: &str) -> bool {
+    /// Removes a sandbox by id; false if it is unknown. Returns once it is dead (see
+    /// [`Daemon::destroy`]), before its teardown has finished.
+    fn kill_sandbox(self: &Arc<Self>, id: &str, reason: &'static str) -> bool {
         match self.registry.remove(id) {
             Some(entry) => {
-                self.destroy(&entry, reason).await;
+                self.destroy(entry, reason);
                 true
             }
             None => false,
         }
     }
 
-    /// Kills an entry already removed from the registry.
-    async fn destroy(&self, entry: &SandboxEntry, reason: &str) {
-        entry.process.kill().await;
-        self.state.forget_sandbox(&entry.id);
+    /// Kills an entry already removed from the registry: every process of it gets SIGKILL
+    /// now, and the rest of the teardown (waiting for the exit, network helper, cgroups,
+    /// runtime files, the crash-recovery record) runs in the background, counted in
+    /// `teardowns` so that shutdown waits for it.
+    fn destroy(self: &Arc<Self>, entry: Arc<SandboxEntry>, reason: &'static str) {
+        entry.process.signal_kill();
         if let Some(key) = &entry.idempotency_key {
             self.idempotency.lock().unwrap().remove(key);
         }
-        tracing::info!("sandbox {} removed: {reason}", entry.id);
+        self.teardowns.send_modify(|n| *n += 1);
+        let pending = TeardownPending(self.clone());
+        tokio::spawn(async move {
+            entry.process.kill().await;
+            pending.0.state.forget_sandbox(&entry.id);
+            tracing::info!("sandbox {} removed: {reason}", entry.id);
+            drop(pending);
+        });
+    }
+
+    /// Waits until no teardown is running (or `limit` has passed).
+    async fn teardowns_done(&self, limit: Duration) {
+        let mut rx = self.teardowns.subscribe();
+        if tokio::time::timeout(limit, rx.wait_for(|n| *n == 0))
+            .await
+            .is_err()
+        {
+            tracing::warn!("some sandboxes were not torn down within {limit:?}");
+        }
     }
 
     async fn kill_all(self: &Arc<Self>) {
@@ -546,22 +572,24 @@ impl Daemon {
             }
         }
         let all = self.registry.take_all();
-        if all.is_empty() {
-            return;
+        if !all.is_empty() {
+            tracing::info!("killing {} sandbox(es) before exiting", all.len());
         }
-        tracing::info!("killing {} sandbox(es) before exiting", all.len());
-        let mut set = tokio::task::JoinSet::new();
         for entry in all {
-            let daemon = self.clone();
-            set.spawn(async move { daemon.destroy(&entry, "the daemon is shutting down").await });
+            self.destroy(entry, "the daemon is shutting down");
         }
-        let all_done = async { while set.join_next().await.is_some() {} };
-        if tokio::time::timeout(KILL_ALL_LIMIT, all_done)
-            .await
-            .is_err()
-        {
-            tracing::warn!("some sandboxes did not die within {KILL_ALL_LIMIT:?}");
-        }
+        // Also the teardowns of sandboxes killed just before the shutdown.
+        self.teardowns_done(KILL_ALL_LIMIT).await;
+    }
+}
+
+/// Counts one background teardown for as long as it lives (a panicking teardown is
+/// uncounted too).
+struct TeardownPending(Arc<Daemon>);
+
+impl Drop for TeardownPending {
+    fn drop(&mut self) {
+        self.0.teardowns.send_modify(|n| *n -= 1);
     }
 }
 
@@ -707,6 +735,7 @@ pub async fn start(config: DaemonConfig) -> Result<DaemonHandle> {
         pool: (config.pool_size > 0).then(|| pool::Pool::new(config.pool_size)),
         pool_task: Mutex::new(None),
         debug_sandbox: tokio::sync::Mutex::new(None),
+        teardowns: watch::channel(0).0,
         config,
     });
     daemon.state.write_state(&LocalState {

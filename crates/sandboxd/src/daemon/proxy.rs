@@ -5,7 +5,7 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use base64::Engine;
 use bytes::Bytes;
@@ -266,10 +266,28 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// The last line of a code-interpreter `/execute` stream (the agent sends nothing after it).
+const END_OF_EXECUTION: &[u8] = b"{\"type\":\"end_of_execution\"}\n";
+
 /// The agent's response body, keeping its connection alive exactly as long as it is read.
 struct UpstreamBody {
     inner: Incoming,
     _conn: AbortOnDrop,
+    /// An `/execute` NDJSON stream: it is complete once a chunk ends with
+    /// [`END_OF_EXECUTION`].
+    execution: bool,
+    /// That chunk has been forwarded: the body ends here, so hyper sends the chunked
+    /// terminator in the same write instead of one more (the agent's own terminator would
+    /// only arrive through another round of the client connection's body channel).
+    ended: bool,
+}
+
+/// Whether an NDJSON chunk ends with the `end_of_execution` line. Inside a JSON line quotes
+/// and newlines are escaped, so the line can only be a whole line of its own.
+fn ends_execution(chunk: &[u8]) -> bool {
+    chunk.ends_with(END_OF_EXECUTION)
+        && (chunk.len() == END_OF_EXECUTION.len()
+            || chunk[chunk.len() - END_OF_EXECUTION.len() - 1] == b'\n')
 }
 
 impl hyper::body::Body for UpstreamBody {
@@ -280,13 +298,22 @@ impl hyper::body::Body for UpstreamBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        Pin::new(&mut self.inner)
-            .poll_frame(cx)
-            .map_err(|e| Box::new(e) as BoxError)
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        let frame = ready!(Pin::new(&mut self.inner).poll_frame(cx));
+        if self.execution {
+            if let Some(Ok(data)) = frame.as_ref().map(|f| f.as_ref().map(Frame::data_ref)) {
+                if data.is_some_and(|d| ends_execution(d)) {
+                    self.ended = true;
+                }
+            }
+        }
+        Poll::Ready(frame.map(|f| f.map_err(|e| Box::new(e) as BoxError)))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.ended || self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
@@ -326,6 +353,8 @@ async fn forward(entry: &SandboxEntry, port: u16, mut req: Request<Incoming>) ->
     req.headers_mut().remove(header::EXPECT);
     *req.version_mut() = Version::HTTP_11;
 
+    let execution =
+        port == JUPYTER_PORT && req.method() == Method::POST && req.uri().path() == "/execute";
     let resp = match sender.send_request(req).await {
         Ok(resp) => resp,
         Err(e) => {
@@ -338,6 +367,8 @@ async fn forward(entry: &SandboxEntry, port: u16, mut req: Request<Incoming>) ->
     let body = UpstreamBody {
         inner: body,
         _conn: guard,
+        execution: execution && parts.status == StatusCode::OK,
+        ended: false,
     };
     Response::from_parts(parts, body.boxed())
 }
@@ -345,6 +376,16 @@ async fn forward(entry: &SandboxEntry, port: u16, mut req: Request<Incoming>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_end_of_an_execution_is_a_whole_line() {
+        assert!(ends_execution(b"{\"type\":\"end_of_execution\"}\n"));
+        assert!(ends_execution(
+            b"{\"type\":\"result\"}\n{\"type\":\"end_of_execution\"}\n"
+        ));
+        assert!(!ends_execution(b"x{\"type\":\"end_of_execution\"}\n"));
+        assert!(!ends_execution(b"{\"type\":\"keepalive\"}\n"));
+    }
 
     #[test]
     fn signature_matches_sdk_algorithm() {

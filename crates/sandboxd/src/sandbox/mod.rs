@@ -577,7 +577,9 @@ impl SandboxProcess {
         self.cgroup.as_ref().and_then(|c| c.cpu_usage_ns())
     }
 
-    fn signal_kill(&self) {
+    /// Sends SIGKILL to every process of the sandbox and returns at once; [`Self::kill`]
+    /// waits for the exit and removes the rest. Idempotent.
+    pub fn signal_kill(&self) {
         // v2 cgroup.kill, or SIGKILL to every member and a thaw (frozen tasks die only once
         // thawed).
         if let Some(c) = &self.cgroup {
