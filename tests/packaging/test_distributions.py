@@ -157,6 +157,9 @@ def installed_versions(py: Path) -> dict[str, str]:
     return json.loads(out.stdout)
 
 
+# Its fixture installs langchain-e2b and its dependencies into a clean venv: minutes on a
+# loaded 2-core machine.
+@pytest.mark.timeout(600)
 def test_the_resolver_keeps_ours_next_to_a_package_pinning_upstream(clean_venv):
     assert installed_versions(clean_venv) == {
         "e2b": E2B_VERSION, "e2b-code-interpreter": CI_VERSION, "langchain-e2b": "0.0.6"}

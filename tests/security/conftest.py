@@ -107,18 +107,30 @@ def _python_env_for(user_dir: Path) -> Path:
     return venv / "bin" / "python"
 
 
-@pytest.fixture(scope="session")
-def throwaway_user():
-    """Creates a local user for the session and removes it (and its home) afterwards."""
+def _local_user(prefix: str):
+    """Creates a local user for the session and removes it (and its home) afterwards. Its
+    processes are stopped by PID by the fixtures that started them."""
     if os.geteuid() != 0 or shutil.which("useradd") is None:
         pytest.skip("creating a throwaway user needs root and useradd")
-    name = f"e2bsec{os.getpid() % 100000}"
+    name = f"{prefix}{os.getpid() % 100000}"
     subprocess.run(["useradd", "--create-home", "--shell", "/bin/sh", name], check=True)
     try:
         yield pwd.getpwnam(name)
     finally:
-        # Its processes were stopped by PID by the fixtures that started them.
         subprocess.run(["userdel", "--remove", name], check=False, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def throwaway_user():
+    """The user the unprivileged daemon runs as."""
+    yield from _local_user("e2bsec")
+
+
+@pytest.fixture(scope="session")
+def stranger_user():
+    """Another local user, who runs no daemon: the attacker of the "other local user" tests
+    in both modes."""
+    yield from _local_user("e2bstr")
 
 
 @pytest.fixture(scope="session")

@@ -147,12 +147,13 @@ print(json.dumps({{
 """,
     )
     assert got["state"] == "EACCES"
-    assert got["list_sandboxes"] == 401 and got["sandbox_info"] == 401
+    # Refused at the connection, before any key is looked at (test_other_local_users_…).
+    assert got["list_sandboxes"] == 403 and got["sandbox_info"] == 403
     assert got["agent_socket"] in ("EACCES", "ENOENT")
     assert got["run_dir"] == "EACCES"
     assert got["signal_daemon"] == "EPERM"
     assert got["daemon_environ"] == "EACCES" and got["daemon_fds"] == "EACCES"
-    assert got["data_plane"] == 401
+    assert got["data_plane"] == 403
 
 
 def test_sandbox_cannot_see_the_daemon_key_or_token(root_runtime, root_sandbox):
@@ -175,3 +176,79 @@ print(json.dumps(hits))
 """,
     )
     assert got == []
+
+
+_LISTENER_PROBE = """
+import json, urllib.request, urllib.error
+def call(url, headers, data=None, method=None):
+    req = urllib.request.Request(url, headers=headers, data=data, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=20) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+a = json.loads({args!r})
+box = {{"E2b-Sandbox-Id": a["sid"], "Content-Type": "application/json"}}
+print(json.dumps({{
+  "api": call(a["url"] + "/v2/sandboxes", {{"X-API-Key": a["key"]}}),
+  "execute": call(a["url"] + "/execute", dict(box, **{{"E2b-Sandbox-Port": "49999",
+                  "X-Access-Token": a["token"]}}), b'{{"code": "1"}}'),
+  "contexts": call(a["url"] + "/contexts", dict(box, **{{"E2b-Sandbox-Port": "49999"}})),
+  "envd": call(a["url"] + "/envs", dict(box, **{{"E2b-Sandbox-Port": "49983",
+               "X-Access-Token": a["token"]}})),
+  "signed_url": call(a["download"], {{}}),
+}}))
+"""
+
+
+def test_other_local_users_are_refused_on_every_listener_even_with_the_keys(
+    runtime, stranger_user, throwaway_user
+):
+    """The daemon serves only its own uid and root: another local user holding the API key,
+    a sandbox's access token and a signed URL still gets 403 on the API, both data-plane
+    ports (`/contexts` needs no token) and the signed URL. Harmless twin: the daemon's own
+    user (root, or the unprivileged daemon's user) with the same requests is served."""
+    sbx = runtime.create(timeout=120)
+    try:
+        sbx.files.write("/home/user/f.txt", "x")
+        args = json.dumps(
+            {
+                "url": runtime.url,
+                "key": runtime.api_key,
+                "sid": sbx.sandbox_id,
+                "token": sbx._envd_access_token,
+                "download": sbx.download_url("/home/user/f.txt"),
+            }
+        )
+        code = _LISTENER_PROBE.format(args=args)
+        stranger = _as_user(stranger_user.pw_name, code)
+        assert stranger == {
+            "api": 403,
+            "execute": 403,
+            "contexts": 403,
+            "envd": 403,
+            "signed_url": 403,
+        }
+        owner = (
+            _as_user(throwaway_user.pw_name, code)
+            if runtime.mode == "unprivileged"
+            else json.loads(
+                subprocess.run(
+                    ["/usr/bin/python3", "-c", code],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
+                ).stdout
+            )
+        )
+        assert owner == {
+            "api": 200,
+            "execute": 200,
+            "contexts": 200,
+            "envd": 200,
+            "signed_url": 200,
+        }
+        assert runtime.log().count("refused: this daemon serves only uid") >= 5
+    finally:
+        sbx.kill()

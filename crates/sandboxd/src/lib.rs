@@ -8,8 +8,11 @@
 //! * [`agent`]: the process that runs *inside* a sandbox and operates it from there (envd's
 //!   role in E2B): code-interpreter API over Jupyter kernels, and later files/commands.
 //! * [`cli`]: the `e2b-local` command line (`serve`, `status`, `list`, `kill`, `stop`, `env`).
+//! * [`route`]: the one parser of data-plane requests, shared by the daemon's proxy and the
+//!   agent.
 
 pub mod agent;
 pub mod cli;
 pub mod daemon;
+pub mod route;
 pub mod sandbox;

@@ -97,11 +97,11 @@ async fn envd_port_requires_the_access_token() {
         "message": "unauthorized access, please provide a valid access token or method signing if supported"
     });
 
-    let r = call(Method::POST, "/headers", envd(vec![])).await;
+    let r = call(Method::POST, "/process.Process/List", envd(vec![])).await;
     assert_eq!((r.status, r.json()), (401, unauthorized.clone()));
     let r = call(
         Method::POST,
-        "/headers",
+        "/process.Process/List",
         envd(vec![("X-Access-Token", "wrong".into())]),
     )
     .await;
@@ -122,7 +122,7 @@ async fn envd_port_requires_the_access_token() {
     // With the token: forwarded, minus the token, with the routing headers.
     let r = call(
         Method::POST,
-        "/headers",
+        "/process.Process/List",
         envd(vec![
             ("X-Access-Token", token.clone()),
             ("X-Custom", "kept".into()),
@@ -153,13 +153,36 @@ async fn envd_port_requires_the_access_token() {
     let r = request(
         d.addr,
         Method::GET,
-        "/headers?x=1&y=%2F",
+        "/files?username=user&path=/a%20b",
         &[("E2b-Sandbox-Id", &open.id), ("E2b-Sandbox-Port", "49983")],
         None,
     )
     .await;
     assert_eq!(r.status, 200);
-    assert_eq!(r.json()["uri"], "/headers?x=1&y=%2F");
+    // The agent gets the canonical form of what the daemon parsed.
+    assert_eq!(r.json()["uri"], "/files?path=%2Fa+b&username=user");
+    // Anything but the canonical spelling is refused before it reaches the agent.
+    for spelled in [
+        "/files/",
+        "//files",
+        "/Files",
+        "/./files",
+        "/files?path=a&path=b",
+    ] {
+        let r = request(
+            d.addr,
+            Method::GET,
+            spelled,
+            &[("E2b-Sandbox-Id", &open.id), ("E2b-Sandbox-Port", "49983")],
+            None,
+        )
+        .await;
+        assert!(
+            r.status == 404 || r.status == 400,
+            "{spelled}: {}",
+            r.status
+        );
+    }
 
     // Other ports are not open.
     let r = request(
@@ -187,7 +210,7 @@ async fn code_interpreter_port_checks_the_token_on_execute_only() {
     ];
     let r = request(d.addr, Method::GET, "/health", &h, None).await;
     assert_eq!((r.status, r.text().as_str()), (200, "\"OK\""));
-    let r = request(d.addr, Method::GET, "/headers", &h, None).await;
+    let r = request(d.addr, Method::GET, "/contexts", &h, None).await;
     assert_eq!(r.status, 200, "other paths need no token");
     let r = request(d.addr, Method::POST, "/execute", &h, Some(b"{}".to_vec())).await;
     assert_eq!(r.status, 401);
@@ -282,7 +305,7 @@ async fn large_chunked_upload_streams_through() {
     let (resp, _conn) = open(
         d.addr,
         Method::POST,
-        "/upload",
+        "/files?path=big",
         &[
             ("E2b-Sandbox-Id", &s.id),
             ("E2b-Sandbox-Port", "49983"),
@@ -437,7 +460,7 @@ async fn disconnect_is_noticed_while_the_agent_is_silent() {
     let (resp, conn) = open(
         d.addr,
         Method::POST,
-        "/silent",
+        "/contexts",
         &[
             ("E2b-Sandbox-Id", &s.id),
             ("E2b-Sandbox-Port", "49999"),
@@ -472,7 +495,7 @@ async fn disconnect_is_noticed_before_the_response_head() {
         open(
             addr,
             Method::POST,
-            "/slowhead",
+            "/contexts/slow/restart",
             &[
                 ("E2b-Sandbox-Id", &id),
                 ("E2b-Sandbox-Port", "49999"),

@@ -24,8 +24,11 @@ use hyper::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
 
 use config::AgentConfig;
+use e2b_wire::headers::{ENVD_PORT, JUPYTER_PORT, SANDBOX_PORT};
 use envd::Envd;
 use interpreter::{Interpreter, KernelSpec};
+
+use crate::route::{self, Route};
 
 /// `sandboxd __agent`: runs the agent and exits with its status.
 pub fn main() -> ! {
@@ -164,19 +167,24 @@ fn is_transient(e: &std::io::Error) -> bool {
 }
 
 impl Agent {
+    /// Parses the request once ([`crate::route`], the same parser the daemon authorised it
+    /// with) and hands the route to its service.
     async fn route(&self, req: Request<Incoming>) -> http::Res {
         let port = req
             .headers()
-            .get("e2b-sandbox-port")
+            .get(SANDBOX_PORT)
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
             .unwrap_or("49983");
-        match port {
-            "49999" => self.interpreter.handle(req).await,
-            "49983" => self.envd.handle(req).await,
-            other => http::text(
+        let port = port.parse::<u16>().unwrap_or(0);
+        match route::parse(port, req.method(), req.uri()) {
+            Ok(Route::Envd(r)) => self.envd.handle(r, req).await,
+            Ok(Route::Interpreter(r)) => self.interpreter.handle(r, req).await,
+            Err(refusal) if port == ENVD_PORT => Envd::refuse(refusal),
+            Err(refusal) if port == JUPYTER_PORT => http::text(refusal.status, refusal.message),
+            Err(_) => http::text(
                 StatusCode::BAD_GATEWAY,
-                format!("The sandbox is running but port {other} is not open"),
+                format!("The sandbox is running but port {port} is not open"),
             ),
         }
     }

@@ -78,6 +78,11 @@ fn api_key_ok(d: &Daemon, headers: &HeaderMap) -> bool {
 pub(crate) async fn handle(d: &Arc<Daemon>, req: Request<Incoming>) -> Response<Body> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    // Only canonical spellings are routed (`crate::route`), so that what is checked below is
+    // what is served.
+    if let Err(refusal) = crate::route::api_segments(&path) {
+        return ApiErr::new(refusal.status, refusal.message).into_response();
+    }
     if method == Method::GET && path == "/health" {
         return status_only(StatusCode::NO_CONTENT);
     }

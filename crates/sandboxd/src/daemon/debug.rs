@@ -119,7 +119,10 @@ async fn accept_loop(daemon: Arc<Daemon>, role: Role, listener: TcpListener) {
         tokio::select! {
             _ = stopped(&mut shutdown) => return,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
+                Ok((stream, peer)) => {
+                    let Some(stream) = super::peer::admit(daemon.peers, stream, peer) else {
+                        continue;
+                    };
                     let _ = stream.set_nodelay(true);
                     tokio::spawn(serve_connection(daemon.clone(), role, stream));
                 }

@@ -62,34 +62,9 @@ pub fn query_params(query: Option<&str>) -> HashMap<String, String> {
     out
 }
 
-/// Strict query unescape (Go's `url.QueryUnescape`): `+` → space, `%XX` → byte; a malformed
-/// escape or invalid UTF-8 is an error.
+/// Strict query unescape (Go's `url.QueryUnescape`), as [`crate::route::unescape`].
 pub fn query_unescape(s: &str) -> Result<String, String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let hex = bytes
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| format!("invalid URL escape in {s:?}"))?;
-                out.push(hex);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).map_err(|_| format!("invalid UTF-8 in {s:?}"))
+    crate::route::unescape(s).map_err(|r| r.message)
 }
 
 /// Decodes the `metadata` list filter (protocol.md §2.8). `raw` is the parameter after normal

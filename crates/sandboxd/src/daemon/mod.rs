@@ -12,6 +12,7 @@ pub mod backend;
 pub mod debug;
 mod http;
 pub mod ids;
+mod peer;
 pub mod pool;
 mod proxy;
 mod registry;
@@ -226,6 +227,8 @@ pub(crate) struct Daemon {
     /// registry at once; its exit, mounts, cgroups and files are removed afterwards).
     /// Shutdown waits for them to reach zero.
     teardowns: watch::Sender<usize>,
+    /// Which local users may connect (the daemon's own uid and root).
+    peers: peer::PeerPolicy,
 }
 
 impl Daemon {
@@ -677,6 +680,11 @@ impl DaemonHandle {
 /// Starts the daemon on the current tokio runtime: takes the lock, cleans up after a crashed
 /// predecessor, binds, writes `state.json`, and returns once it accepts connections.
 pub async fn start(config: DaemonConfig) -> Result<DaemonHandle> {
+    // Without socket diagnostics every connection would be refused: say so now instead.
+    peer::self_test().context(
+        "the daemon tells local users apart through the kernel's socket diagnostics \
+         (NETLINK_SOCK_DIAG, inet_diag/tcp_diag), which do not answer here",
+    )?;
     let state = StateDir::acquire(&config.state_dir)?;
     let run_dir = config.run_dir();
     state::ensure_private_dir(&run_dir)?;
@@ -736,6 +744,7 @@ pub async fn start(config: DaemonConfig) -> Result<DaemonHandle> {
         pool_task: Mutex::new(None),
         debug_sandbox: tokio::sync::Mutex::new(None),
         teardowns: watch::channel(0).0,
+        peers: peer::PeerPolicy::current(),
         config,
     });
     daemon.state.write_state(&LocalState {
@@ -810,7 +819,10 @@ async fn run(daemon: Arc<Daemon>, listener: TcpListener) -> Result<()> {
         tokio::select! {
             _ = stopped(&mut shutdown) => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => {
+                Ok((stream, peer)) => {
+                    let Some(stream) = peer::admit(daemon.peers, stream, peer) else {
+                        continue;
+                    };
                     let _ = stream.set_nodelay(true);
                     tokio::spawn(serve_connection(daemon.clone(), stream));
                 }

@@ -15,7 +15,7 @@ use e2b_wire::headers::{
     SANDBOX_NOT_FOUND_MESSAGE, SANDBOX_PORT, TRAFFIC_ACCESS_TOKEN,
 };
 use http::header::{self, HeaderName, HeaderValue};
-use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
+use http::{HeaderMap, Request, Response, StatusCode, Version};
 use http_body_util::BodyExt;
 use hyper::body::{Frame, Incoming, SizeHint};
 use hyper_util::rt::TokioIo;
@@ -24,23 +24,13 @@ use subtle::ConstantTimeEq;
 use tokio::net::UnixStream;
 use tokio::task::AbortHandle;
 
-use super::http::{error_json, json_response, query_params, Body, BoxError};
+use super::http::{error_json, json_response, Body, BoxError};
 use super::registry::SandboxEntry;
 use super::Daemon;
+use crate::route::{self, EnvdRoute, FilesQuery, InterpreterRoute, Route};
 
 const UNAUTHORIZED_MESSAGE: &str =
     "unauthorized access, please provide a valid access token or method signing if supported";
-
-/// envd paths the edge refuses from outside (protocol.md §1.8).
-const INTERNAL_ENVD_PATHS: &[&str] = &[
-    "/init",
-    "/freeze",
-    "/unfreeze",
-    "/collapse",
-    "/fsfreeze",
-    "/fsthaw",
-    "/upgrade",
-];
 
 fn not_found(id: &str) -> Response<Body> {
     json_response(
@@ -76,21 +66,29 @@ fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Handles a request that carries `E2b-Sandbox-Id` or `E2b-Sandbox-Port`.
 pub(crate) async fn handle(d: &Arc<Daemon>, req: Request<Incoming>) -> Response<Body> {
-    let header_str = |name: &str| {
-        req.headers()
-            .get(name)
-            .map(|v| v.to_str().unwrap_or("").trim().to_string())
+    // One value each: the agent reads these headers too, so they must not be ambiguous.
+    let routing = |name: &str| -> Result<Option<String>, String> {
+        let mut values = req.headers().get_all(name).iter();
+        let first = values.next();
+        if values.next().is_some() {
+            return Err(format!("Invalid header: {name} given more than once"));
+        }
+        Ok(first.map(|v| v.to_str().unwrap_or("").trim().to_string()))
     };
-    let (Some(id), Some(port)) = (header_str(SANDBOX_ID), header_str(SANDBOX_PORT)) else {
-        let missing = if req.headers().contains_key(SANDBOX_ID) {
-            "E2b-Sandbox-Port"
-        } else {
-            "E2b-Sandbox-Id"
-        };
-        return error_json(
-            StatusCode::BAD_REQUEST,
-            format!("Missing header: {missing}"),
-        );
+    let (id, port) = match (routing(SANDBOX_ID), routing(SANDBOX_PORT)) {
+        (Ok(Some(id)), Ok(Some(port))) => (id, port),
+        (Err(e), _) | (_, Err(e)) => return error_json(StatusCode::BAD_REQUEST, e),
+        (Ok(id), Ok(_)) => {
+            let missing = if id.is_some() {
+                "E2b-Sandbox-Port"
+            } else {
+                "E2b-Sandbox-Id"
+            };
+            return error_json(
+                StatusCode::BAD_REQUEST,
+                format!("Missing header: {missing}"),
+            );
+        }
     };
     let Ok(port) = port.parse::<u16>() else {
         return error_json(
@@ -122,36 +120,40 @@ pub(crate) async fn handle(d: &Arc<Daemon>, req: Request<Incoming>) -> Response<
             }
         }
     }
-    if let Some(refusal) = denial(&entry, port, &req) {
+    // Every decision below is made on the parsed route, and the agent is sent exactly it.
+    let route = match route::parse(port, req.method(), req.uri()) {
+        Ok(r) => r,
+        Err(refusal) => return error_json(refusal.status, refusal.message),
+    };
+    if let Some(refusal) = denial(&entry, &route, req.headers()) {
         return refusal;
     }
-    forward(&entry, port, req).await
+    forward(&entry, port, &route, req).await
 }
 
 /// Access-token rules of envd (protocol.md §6.1) and of the code interpreter (token only on
 /// `POST /execute`, the only request where the SDK sends it). Returns the refusal, if any.
-fn denial(entry: &SandboxEntry, port: u16, req: &Request<Incoming>) -> Option<Response<Body>> {
-    let path = req.uri().path();
-    if port == ENVD_PORT && INTERNAL_ENVD_PATHS.contains(&path) {
+fn denial(entry: &SandboxEntry, route: &Route, headers: &HeaderMap) -> Option<Response<Body>> {
+    if let Route::Envd(EnvdRoute::Internal(path)) = route {
         return Some(error_json(
             StatusCode::NOT_FOUND,
             format!("{path} is not available from outside the sandbox"),
         ));
     }
     let token = entry.access_token.as_ref()?;
-    let given = req.headers().get(ACCESS_TOKEN).map(|v| v.as_bytes());
+    let given = headers.get(ACCESS_TOKEN).map(|v| v.as_bytes());
     let token_ok = given.is_some_and(|g| ct_eq(g, token.as_bytes()));
-    if port == JUPYTER_PORT {
-        let guarded = req.method() == Method::POST && path == "/execute";
-        return (guarded && !token_ok).then(|| unauthorized(UNAUTHORIZED_MESSAGE));
-    }
-    if token_ok || (req.method() == Method::GET && path == "/health") {
+    let needs_token = match route {
+        Route::Interpreter(r) => *r == InterpreterRoute::Execute,
+        Route::Envd(EnvdRoute::Health) => false,
+        Route::Envd(_) => true,
+    };
+    if token_ok || !needs_token {
         return None;
     }
-    let files = path == "/files" && (req.method() == Method::GET || req.method() == Method::POST);
-    if given.is_none() && files {
+    if let (None, Route::Envd(EnvdRoute::Download(q) | EnvdRoute::Upload(q))) = (given, route) {
         // Signed URLs (download_url / upload_url) carry no header.
-        return check_files_signature(token, req.method(), req.uri().query())
+        return check_files_signature(token, route, q)
             .err()
             .map(unauthorized);
     }
@@ -159,25 +161,22 @@ fn denial(entry: &SandboxEntry, port: u16, req: &Request<Incoming>) -> Option<Re
 }
 
 /// Verifies a `/files` URL signature (protocol.md §6.2):
-/// `v1_` + base64(sha256("{path}:{read|write}:{username}:{token}[:{expiration}]")).
-fn check_files_signature(
-    token: &str,
-    method: &Method,
-    query: Option<&str>,
-) -> Result<(), &'static str> {
-    let params = query_params(query);
-    let signature = params
-        .get("signature")
+/// `v1_` + base64(sha256("{path}:{read|write}:{username}:{token}[:{expiration}]")), over the
+/// parsed query — the same values the agent will be sent.
+fn check_files_signature(token: &str, route: &Route, q: &FilesQuery) -> Result<(), &'static str> {
+    let signature = q
+        .signature
+        .as_deref()
         .ok_or("missing signature query parameter")?;
-    let operation = if method == Method::GET {
-        "read"
-    } else {
-        "write"
+    let operation = match route {
+        Route::Envd(EnvdRoute::Download(_)) => "read",
+        Route::Envd(EnvdRoute::Upload(_)) => "write",
+        _ => return Err("only /files takes a signature"),
     };
-    let path = params.get("path").map(String::as_str).unwrap_or("");
-    let username = params.get("username").map(String::as_str).unwrap_or("");
+    let path = q.path.as_deref().unwrap_or("");
+    let username = q.username.as_deref().unwrap_or("");
     let mut raw = format!("{path}:{operation}:{username}:{token}");
-    if let Some(exp) = params.get("signature_expiration") {
+    if let Some(exp) = &q.signature_expiration {
         let exp_secs: i64 = exp.parse().map_err(|_| "invalid signature expiration")?;
         if exp_secs < chrono::Utc::now().timestamp() {
             return Err("signature is already expired");
@@ -201,30 +200,28 @@ fn check_files_signature(
 /// produced the signature and route it there. Returns the request untouched otherwise.
 pub(crate) async fn route_signed_files(
     d: &Arc<Daemon>,
-    mut req: Request<Incoming>,
+    req: Request<Incoming>,
 ) -> Result<Response<Body>, Request<Incoming>> {
-    let is_files = req.uri().path() == "/files"
-        && (req.method() == Method::GET || req.method() == Method::POST)
-        && query_params(req.uri().query()).contains_key("signature");
-    if !is_files {
+    let route = match route::parse(ENVD_PORT, req.method(), req.uri()) {
+        Ok(r @ Route::Envd(EnvdRoute::Download(_) | EnvdRoute::Upload(_))) => r,
+        _ => return Err(req),
+    };
+    let Route::Envd(EnvdRoute::Download(q) | EnvdRoute::Upload(q)) = &route else {
+        unreachable!("matched above")
+    };
+    if q.signature.is_none() {
         return Err(req);
     }
     let owner = d.registry.with_tokens().into_iter().find(|e| {
         let token = e.access_token.as_deref().unwrap_or_default();
-        check_files_signature(token, req.method(), req.uri().query()).is_ok()
+        check_files_signature(token, &route, q).is_ok()
     });
     let Some(entry) = owner else {
         return Ok(unauthorized(
             "invalid or expired signature (no running sandbox issued this URL)",
         ));
     };
-    let headers = req.headers_mut();
-    headers.insert(
-        SANDBOX_ID,
-        HeaderValue::from_str(&entry.id).expect("ids are ASCII"),
-    );
-    headers.insert(SANDBOX_PORT, HeaderValue::from(ENVD_PORT));
-    Ok(forward(&entry, ENVD_PORT, req).await)
+    Ok(forward(&entry, ENVD_PORT, &route, req).await)
 }
 
 /// Headers that belong to one hop and are never forwarded (RFC 9110 §7.6.1), plus `Expect`
@@ -321,7 +318,14 @@ impl hyper::body::Body for UpstreamBody {
     }
 }
 
-async fn forward(entry: &SandboxEntry, port: u16, mut req: Request<Incoming>) -> Response<Body> {
+/// Sends `req` to the sandbox's agent as `route` in its canonical form, with the routing
+/// headers the daemon decided on and without the tokens.
+async fn forward(
+    entry: &SandboxEntry,
+    port: u16,
+    route: &Route,
+    mut req: Request<Incoming>,
+) -> Response<Body> {
     let socket = entry.process.agent_socket();
     let stream = match UnixStream::connect(socket).await {
         Ok(s) => s,
@@ -347,14 +351,20 @@ async fn forward(entry: &SandboxEntry, port: u16, mut req: Request<Incoming>) ->
     });
     let guard = AbortOnDrop(conn_task.abort_handle());
 
-    strip_hop_by_hop(req.headers_mut());
-    req.headers_mut().remove(ACCESS_TOKEN);
-    req.headers_mut().remove(TRAFFIC_ACCESS_TOKEN);
-    req.headers_mut().remove(header::EXPECT);
+    *req.uri_mut() = route.to_uri();
     *req.version_mut() = Version::HTTP_11;
+    let headers = req.headers_mut();
+    strip_hop_by_hop(headers);
+    headers.remove(ACCESS_TOKEN);
+    headers.remove(TRAFFIC_ACCESS_TOKEN);
+    headers.remove(header::EXPECT);
+    headers.insert(
+        SANDBOX_ID,
+        HeaderValue::from_str(&entry.id).expect("ids are ASCII"),
+    );
+    headers.insert(SANDBOX_PORT, HeaderValue::from(port));
 
-    let execution =
-        port == JUPYTER_PORT && req.method() == Method::POST && req.uri().path() == "/execute";
+    let execution = *route == Route::Interpreter(InterpreterRoute::Execute);
     let resp = match sender.send_request(req).await {
         Ok(resp) => resp,
         Err(e) => {
@@ -376,6 +386,7 @@ async fn forward(entry: &SandboxEntry, port: u16, mut req: Request<Incoming>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::Method;
 
     #[test]
     fn the_end_of_an_execution_is_a_whole_line() {
@@ -385,6 +396,16 @@ mod tests {
         ));
         assert!(!ends_execution(b"x{\"type\":\"end_of_execution\"}\n"));
         assert!(!ends_execution(b"{\"type\":\"keepalive\"}\n"));
+    }
+
+    fn files(method: Method, query: &str) -> (Route, FilesQuery) {
+        let uri: http::Uri = format!("/files?{query}").parse().unwrap();
+        let route = route::parse(ENVD_PORT, &method, &uri).unwrap();
+        let Route::Envd(EnvdRoute::Download(q) | EnvdRoute::Upload(q)) = &route else {
+            panic!("{route:?}")
+        };
+        let q = q.clone();
+        (route, q)
     }
 
     #[test]
@@ -399,11 +420,14 @@ mod tests {
             "path=%2Fa&signature={}",
             sig.replace('+', "%2B").replace('/', "%2F")
         );
-        assert!(check_files_signature("tok", &Method::GET, Some(&query)).is_ok());
-        assert!(check_files_signature("other", &Method::GET, Some(&query)).is_err());
-        assert!(check_files_signature("tok", &Method::POST, Some(&query)).is_err());
+        let (get, q) = files(Method::GET, &query);
+        assert!(check_files_signature("tok", &get, &q).is_ok());
+        assert!(check_files_signature("other", &get, &q).is_err());
+        let (post, q) = files(Method::POST, &query);
+        assert!(check_files_signature("tok", &post, &q).is_err());
+        let (get, q) = files(Method::GET, "path=%2Fa");
         assert_eq!(
-            check_files_signature("tok", &Method::GET, Some("path=%2Fa")),
+            check_files_signature("tok", &get, &q),
             Err("missing signature query parameter")
         );
     }

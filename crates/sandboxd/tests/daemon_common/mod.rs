@@ -355,9 +355,12 @@ impl hyper::body::Body for ChannelBody {
     }
 }
 
-/// The fake agent: `/health`, `/headers` (echoes request headers as JSON), `/execute`
-/// (an endless NDJSON stream, one line every 50 ms, noting when the client goes away),
-/// `/upload` (counts a streamed body).
+/// The fake agent, on real routes (the daemon forwards nothing else): `/health`; echoes of
+/// the request (method, canonical URI, headers as JSON) on envd `POST /process.Process/List`,
+/// `GET /files` and the interpreter's `GET /contexts`; `POST /execute` (an endless NDJSON
+/// stream, one line every 50 ms, noting when the client goes away); `POST /contexts` (a
+/// response head, then silence until the reader goes away); `POST /contexts/slow/restart`
+/// (no response head until the request is abandoned); `POST /files` (counts a streamed body).
 async fn fake_agent(req: Request<Incoming>, log: Arc<FakeAgentLog>) -> Response<TestBody> {
     log.requests.fetch_add(1, Ordering::SeqCst);
     let port = req
@@ -373,7 +376,7 @@ async fn fake_agent(req: Request<Incoming>, log: Arc<FakeAgentLog>) -> Response<
             *r.status_mut() = StatusCode::NO_CONTENT;
             r
         }
-        (_, "/headers") | (_, "/files") => {
+        (Method::POST, "/process.Process/List") | (Method::GET, "/files" | "/contexts") => {
             let map: HashMap<String, String> = req
                 .headers()
                 .iter()
@@ -400,7 +403,7 @@ async fn fake_agent(req: Request<Incoming>, log: Arc<FakeAgentLog>) -> Response<
                 .insert("content-type", "application/x-ndjson".parse().unwrap());
             r
         }
-        (Method::POST, "/slowhead") => {
+        (Method::POST, "/contexts/slow/restart") => {
             // No response head until the request is abandoned.
             struct Noticed(Arc<FakeAgentLog>);
             impl Drop for Noticed {
@@ -412,7 +415,7 @@ async fn fake_agent(req: Request<Incoming>, log: Arc<FakeAgentLog>) -> Response<
             tokio::time::sleep(Duration::from_secs(3600)).await;
             Response::new(full(""))
         }
-        (Method::POST, "/silent") => {
+        (Method::POST, "/contexts") => {
             // Headers now, then nothing until the reader goes away.
             let (tx, rx) = mpsc::channel::<Bytes>(1);
             tokio::spawn(async move {
@@ -421,7 +424,7 @@ async fn fake_agent(req: Request<Incoming>, log: Arc<FakeAgentLog>) -> Response<
             });
             Response::new(ChannelBody { rx }.map_err(|never| match never {}).boxed())
         }
-        (Method::POST, "/upload") => {
+        (Method::POST, "/files") => {
             let mut body = req.into_body();
             let mut total = 0usize;
             while let Some(frame) = body.frame().await {

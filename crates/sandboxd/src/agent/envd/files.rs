@@ -5,7 +5,7 @@
 //! thread; bodies flow through small bounded channels, so neither side ever holds a whole
 //! file in memory. Signed URLs are checked by the daemon before a request gets here.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
@@ -25,6 +25,7 @@ use super::filesystem::{ensure_dirs, read_metadata, write_metadata};
 use super::rpc::os_error_text;
 use super::users::{as_user, resolve_path, Creds, User, Users, DEFAULT_USER};
 use crate::agent::http::{full, Res};
+use crate::route::FilesQuery;
 
 /// Read size of downloads and depth of the channels between file and connection.
 const CHUNK: usize = 256 << 10;
@@ -43,12 +44,6 @@ pub fn http_error(status: StatusCode, message: impl Into<String>) -> Res {
         HeaderValue::from_static("nosniff"),
     );
     res
-}
-
-fn query<B>(req: &Request<B>) -> HashMap<String, String> {
-    form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
-        .into_owned()
-        .collect()
 }
 
 fn lookup_user<'u>(users: &'u Users, name: Option<&str>) -> Result<&'u User, Failure> {
@@ -138,14 +133,13 @@ fn content_disposition(name: &str) -> String {
     }
 }
 
-/// `GET /files`.
-pub async fn download(users: Arc<Users>, req: Request<Incoming>) -> Res {
-    let q = query(&req);
-    let user = match lookup_user(&users, q.get("username").map(String::as_str)) {
+/// `GET /files`, with its query as [`crate::route`] parsed it.
+pub async fn download(users: Arc<Users>, q: FilesQuery, req: Request<Incoming>) -> Res {
+    let user = match lookup_user(&users, q.username.as_deref()) {
         Ok(u) => u.clone(),
         Err((status, msg)) => return http_error(status, msg),
     };
-    let raw_path = q.get("path").cloned().unwrap_or_default();
+    let raw_path = q.path.unwrap_or_default();
     let path = match resolve_path(&raw_path, &user) {
         Ok(p) => p,
         Err(e) => {
@@ -637,10 +631,10 @@ async fn multipart(
 
 /// `POST /files`. An answer given before the body was read still reads (and drops) the
 /// body, so that a client in the middle of sending gets it instead of a broken pipe.
-pub async fn upload(users: Arc<Users>, req: Request<Incoming>) -> Res {
+pub async fn upload(users: Arc<Users>, q: FilesQuery, req: Request<Incoming>) -> Res {
     let (parts, body) = req.into_parts();
     let mut body = Some(body);
-    let res = upload_inner(users, Request::from_parts(parts, ()), &mut body).await;
+    let res = upload_inner(users, q, Request::from_parts(parts, ()), &mut body).await;
     if let Some(rest) = body {
         let mut rest = rest.into_data_stream();
         while let Some(Ok(_)) = rest.next().await {}
@@ -648,9 +642,13 @@ pub async fn upload(users: Arc<Users>, req: Request<Incoming>) -> Res {
     res
 }
 
-async fn upload_inner(users: Arc<Users>, req: Request<()>, body: &mut Option<Incoming>) -> Res {
-    let q = query(&req);
-    let user = match lookup_user(&users, q.get("username").map(String::as_str)) {
+async fn upload_inner(
+    users: Arc<Users>,
+    q: FilesQuery,
+    req: Request<()>,
+    body: &mut Option<Incoming>,
+) -> Res {
+    let user = match lookup_user(&users, q.username.as_deref()) {
         Ok(u) => u.clone(),
         Err((status, msg)) => return http_error(status, msg),
     };
@@ -694,7 +692,7 @@ async fn upload_inner(users: Arc<Users>, req: Request<()>, body: &mut Option<Inc
         .trim()
         .to_ascii_lowercase();
     let content_length = header("content-length").parse::<u64>().ok();
-    let path_param = q.get("path").cloned();
+    let path_param = q.path;
     let boundary = multer::parse_boundary(&content_type).ok();
     let Some(incoming) = body.take() else {
         return http_error(

@@ -20,13 +20,13 @@ use std::sync::{Arc, Mutex};
 
 use e2b_wire::connect::{message_envelope, Code, ConnectError};
 use e2b_wire::envd::{
-    paths, CreateWatcherResponse, Empty, EntryResponse, GetWatcherEventsResponse, ListDirRequest,
+    CreateWatcherResponse, Empty, EntryResponse, GetWatcherEventsResponse, ListDirRequest,
     ListDirResponse, ListResponse, MoveRequest, PathRequest, ProcessEventResponse, ProcessRequest,
     SendInputRequest, SendSignalRequest, StartRequest, StreamInputRequest, UpdateRequest,
     WatchDirResponse, WatchRequest, WatcherRequest,
 };
 use hyper::body::Incoming;
-use hyper::{Method, Request, StatusCode};
+use hyper::{Request, StatusCode};
 use tokio::sync::mpsc;
 
 use self::process::Processes;
@@ -38,6 +38,7 @@ use self::users::{as_user, resolve_path, User, Users, DEFAULT_USER};
 use self::watch::{PolledWatcher, Watcher};
 use super::http::{self, Res};
 use super::reaper::Reaper;
+use crate::route::{EnvdRoute, Refusal, RpcService};
 
 /// State of the envd service.
 pub struct Envd {
@@ -61,10 +62,10 @@ impl Envd {
         }
     }
 
-    pub async fn handle(&self, req: Request<Incoming>) -> Res {
-        let path = req.uri().path().to_string();
-        match (req.method(), path.as_str()) {
-            (&Method::GET, "/health") => {
+    /// Serves one request, already parsed by [`crate::route`].
+    pub async fn handle(&self, route: EnvdRoute, req: Request<Incoming>) -> Res {
+        match route {
+            EnvdRoute::Health => {
                 let mut res = http::empty(StatusCode::NO_CONTENT);
                 res.headers_mut().insert(
                     hyper::header::CACHE_CONTROL,
@@ -72,31 +73,29 @@ impl Envd {
                 );
                 res
             }
-            (&Method::GET, "/envs") => http::json(StatusCode::OK, &self.envs),
-            (&Method::GET, "/files") => files::download(self.users.clone(), req).await,
-            (&Method::POST, "/files") => files::upload(self.users.clone(), req).await,
-            (_, "/health" | "/envs" | "/files") => {
-                http::text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+            EnvdRoute::Envs => http::json(StatusCode::OK, &self.envs),
+            EnvdRoute::Download(q) => files::download(self.users.clone(), q, req).await,
+            EnvdRoute::Upload(q) => files::upload(self.users.clone(), q, req).await,
+            EnvdRoute::Rpc {
+                service: RpcService::Process,
+                method,
+            } => self.process_rpc(&method, req).await,
+            EnvdRoute::Rpc {
+                service: RpcService::Filesystem,
+                method,
+            } => self.filesystem_rpc(&method, req).await,
+            EnvdRoute::Internal(path) => {
+                http::text(StatusCode::NOT_FOUND, format!("no envd endpoint {path}"))
             }
-            (&Method::POST, p) if p.starts_with(paths::PROCESS_PREFIX) => {
-                let method = p[paths::PROCESS_PREFIX.len()..].to_string();
-                self.process_rpc(&method, req).await
-            }
-            (&Method::POST, p) if p.starts_with(paths::FILESYSTEM_PREFIX) => {
-                let method = p[paths::FILESYSTEM_PREFIX.len()..].to_string();
-                self.filesystem_rpc(&method, req).await
-            }
-            (_, p)
-                if p.starts_with(paths::PROCESS_PREFIX)
-                    || p.starts_with(paths::FILESYSTEM_PREFIX) =>
-            {
-                rpc::unary_error(&ConnectError::new(
-                    Code::Unimplemented,
-                    "only POST is served for RPCs",
-                ))
-            }
-            (_, path) => http::text(StatusCode::NOT_FOUND, format!("no envd endpoint {path}")),
         }
+    }
+
+    /// The answer to a request [`crate::route`] refused: a Connect error on RPC paths.
+    pub fn refuse(refusal: Refusal) -> Res {
+        if refusal.rpc {
+            return rpc::unary_error(&ConnectError::new(Code::Unimplemented, refusal.message));
+        }
+        http::text(refusal.status, refusal.message)
     }
 
     /// The user a call acts as: the one its `Authorization` names, or the default.

@@ -18,10 +18,11 @@ use std::sync::{Arc, Mutex};
 
 use e2b_wire::execution::{Context, CreateContextRequest, ExecutionRequest};
 use hyper::body::Incoming;
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Request, Response, StatusCode};
 use tokio::sync::mpsc;
 
 use super::http::{self, NdjsonBody, Res};
+use crate::route::InterpreterRoute;
 use catalog::Kernels;
 pub use catalog::{KernelCatalog, PROBE_DEFS as KERNEL_PROBE_DEFS};
 use context::{ContextHandle, ExecJob, Shared};
@@ -120,20 +121,18 @@ impl Interpreter {
         futures_join_all(starts).await;
     }
 
-    pub async fn handle(&self, req: Request<Incoming>) -> Res {
-        let method = req.method().clone();
-        let path = req.uri().path().to_string();
-        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-        match (&method, segments.as_slice()) {
-            (&Method::GET, ["health"]) => http::json(StatusCode::OK, &"OK"),
+    /// Serves one request, already parsed by [`crate::route`].
+    pub async fn handle(&self, route: InterpreterRoute, req: Request<Incoming>) -> Res {
+        match route {
+            InterpreterRoute::Health => http::json(StatusCode::OK, &"OK"),
             // Local addition, for the daemon's warm pool: answers once the default Python
             // context is up (starting it if needed).
-            (&Method::GET, ["ready"]) => match self.default_context(Language::python()).await {
+            InterpreterRoute::Ready => match self.default_context(Language::python()).await {
                 Ok(_) => http::json(StatusCode::OK, &"OK"),
                 Err(e) => http::text(StatusCode::INTERNAL_SERVER_ERROR, e),
             },
-            (&Method::POST, ["execute"]) => self.execute(req).await,
-            (&Method::GET, ["contexts"]) => {
+            InterpreterRoute::Execute => self.execute(req).await,
+            InterpreterRoute::ListContexts => {
                 // The default contexts exist from the start on the reference server; here
                 // they may still be starting (or not started yet), so wait for them rather
                 // than list them missing.
@@ -148,11 +147,12 @@ impl Interpreter {
                     .collect();
                 http::json(StatusCode::OK, &list)
             }
-            (&Method::POST, ["contexts"]) => self.create_context(req).await,
-            (&Method::DELETE, ["contexts", id]) => {
+            InterpreterRoute::CreateContext => self.create_context(req).await,
+            InterpreterRoute::DeleteContext(id) => {
+                let id = id.as_str();
                 let removed = {
                     let mut t = self.table.lock().unwrap();
-                    let pos = t.contexts.iter().position(|c| c.info.id == *id);
+                    let pos = t.contexts.iter().position(|c| c.info.id == id);
                     pos.map(|i| {
                         t.defaults.retain(|_, d| d != id);
                         t.contexts.remove(i)
@@ -166,8 +166,8 @@ impl Interpreter {
                     None => not_found(id),
                 }
             }
-            (&Method::POST, ["contexts", id, "restart"]) => {
-                let handle = self.table.lock().unwrap().get(id);
+            InterpreterRoute::RestartContext(id) => {
+                let handle = self.table.lock().unwrap().get(&id);
                 match handle {
                     Some(c) => match c.restart().await {
                         Ok(()) => http::json(StatusCode::OK, &serde_json::Value::Null),
@@ -176,13 +176,9 @@ impl Interpreter {
                             format!("Failed to restart context {id}: {e}"),
                         ),
                     },
-                    None => not_found(id),
+                    None => not_found(&id),
                 }
             }
-            (_, ["health" | "ready" | "execute" | "contexts", ..]) => {
-                http::text(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
-            }
-            _ => http::text(StatusCode::NOT_FOUND, "Not Found"),
         }
     }
 
