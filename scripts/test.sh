@@ -11,6 +11,9 @@ bash scripts/install.sh .venv
 # The data stack (pandas, matplotlib, e2b-charts…) for the rich-result and chart tests.
 .venv/bin/python -m pip install --quiet --find-links dist "$(ls dist/e2b-*.whl)[data]"
 .venv/bin/python -m pip install --quiet "pytest>=8,<9" "pytest-asyncio>=0.24,<2" "pytest-timeout>=2.3,<3"
+# h11 (an HTTP/1.1 parser) reads back what tests/traffic_recorder.py recorded: where the SDK's
+# requests went under each E2B_LOCAL / key / URL setting (tests/e2e/test_env_switches.py).
+.venv/bin/python -m pip install --quiet "h11>=0.14,<1"
 # tests/packaging: mypy (stubtest of e2b._native, --strict on typed usage; pinned because each
 # release adds stubtest checks) and `build` (the e2b-code-interpreter sdist).
 .venv/bin/python -m pip install --quiet "mypy==2.4.1" "build>=1.2,<2"
@@ -35,6 +38,7 @@ E2B_TEST_PYTHON="$ROOT/.venv/bin/python" E2B_TEST_REQUIRE_SANDBOXES=1 \
     cargo test --workspace --exclude e2b-python --quiet
 
 echo "== python: unit, e2e (real local sandboxes), compat (official SDK)"
+# Each test sets what it needs; tests/e2e/test_env_switches.py sets these per subprocess.
 unset E2B_API_KEY E2B_DOMAIN E2B_API_URL E2B_SANDBOX_URL E2B_DEBUG E2B_LOCAL
 E2B_COMPAT_PYTHON="$ROOT/.venv-compat/bin/python" .venv/bin/python -m pytest -q tests
 

@@ -5,7 +5,7 @@
 //!
 //! * `common/`: what Python sees — `Connection` (control plane), `SandboxClient` (envd health
 //!   and the code interpreter), `ExecutionStream`, `Envd` (files, commands, PTYs) and its
-//!   streams, URL helpers.
+//!   streams, the local-runtime launcher.
 //! * `shared/`: runtime and sync/async plumbing, error translation, JSON conversion.
 //! * `runtime.rs`: the `e2b-local` CLI and sandbox-agent entry points.
 
@@ -18,7 +18,7 @@ mod shared;
 #[pymodule(name = "_native")]
 mod native {
     #[pymodule_export]
-    use crate::common::connection::Connection;
+    use crate::common::connection::{set_local_launcher, Connection};
     #[pymodule_export]
     use crate::common::envd::{
         DownloadStream, Envd, InputStream, ProcessStream, UploadStream, WatchStream,
@@ -27,8 +27,6 @@ mod native {
     use crate::common::execution::ExecutionStream;
     #[pymodule_export]
     use crate::common::sandbox::SandboxClient;
-    #[pymodule_export]
-    use crate::common::urls::{host, sandbox_direct_url, sandbox_url, set_local_launcher};
     #[pymodule_export]
     use crate::runtime::{agent_main, cli_main};
     #[pymodule_export]

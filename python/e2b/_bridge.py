@@ -1,6 +1,6 @@
 """Glue between the Python surface and the native core: loads ``e2b._native`` on first use
 (so ``import e2b`` stays cheap), tells it how to start the local runtime, and logs — once
-per process — that sandboxes run on this machine."""
+per process — that sandboxes run on this machine, and why."""
 
 from __future__ import annotations
 
@@ -47,16 +47,14 @@ def native() -> Any:
     return _native
 
 
-def note_local_use() -> None:
-    """Logs (once per process) that no API key is configured and the local runtime is used."""
+def note_local_use(notice: str) -> None:
+    """Logs (once per process) that sandboxes run on this machine: the core's ``notice`` says
+    why (no key, or ``E2B_LOCAL``) and which given settings are ignored."""
     global _local_noted
     if _local_noted:
         return
     _local_noted = True
-    logger.warning(
-        "No E2B API key is configured: sandboxes run on this machine (local runtime). "
-        "Set E2B_API_KEY to use the E2B cloud; set E2B_LOCAL=0 to require it."
-    )
+    logger.warning(notice)
 
 
 def api_default_headers() -> dict:

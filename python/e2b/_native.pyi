@@ -5,7 +5,7 @@ released) and a :class:`PendingCall` when it is ``True`` (await it with
 ``e2b._bridge.wait_native``). Errors are raised as the classes of ``e2b.exceptions``.
 """
 
-from typing import Any, Dict, List, Optional, Tuple, Union, final
+from typing import Any, Dict, List, Literal, Optional, Tuple, Union, final
 
 __all__ = [
     "Connection",
@@ -17,9 +17,6 @@ __all__ = [
     "WatchStream",
     "ExecutionStream",
     "SandboxClient",
-    "host",
-    "sandbox_direct_url",
-    "sandbox_url",
     "set_local_launcher",
     "agent_main",
     "cli_main",
@@ -29,9 +26,10 @@ __all__ = [
 
 SDK_VERSION: str
 
-_Created = Tuple[str, Optional[str], str, Optional[str], Optional[str], Optional[str], Optional[str]]
+_Created = Tuple[str, Optional[str], str, Optional[str], Optional[str], "Connection"]
 """``(sandbox_id, domain, envd_version, envd_access_token, traffic_access_token,
-local_url, local_api_key)`` of a created or connected sandbox."""
+connection)`` of a created or connected sandbox; ``connection`` is the calling one, bound in
+local mode to the daemon that served the call."""
 
 _Event = Tuple[Any, ...]
 """``("stdout"|"stderr", text, timestamp)``, ``("result", kwargs)``,
@@ -86,6 +84,11 @@ class Connection:
     def http_version(self) -> str: ...
     @property
     def local(self) -> bool: ...
+    @property
+    def local_notice(self) -> Optional[str]: ...
+    def sandbox_address(
+        self, kind: Literal["url", "direct_url", "host"], sandbox_id: str, sandbox_domain: Optional[str], port: int
+    ) -> str: ...
     def create_sandbox(
         self,
         asynchronous: bool,
@@ -346,13 +349,6 @@ class Envd:
     ) -> Any: ...
     def process_stream_input(self, pid: int, kind: str, timeout: Optional[float] = None) -> InputStream: ...
 
-def sandbox_url(
-    configured: Optional[str], debug: bool, domain: str, sandbox_id: str, sandbox_domain: Optional[str], port: int
-) -> str: ...
-def sandbox_direct_url(
-    configured: Optional[str], debug: bool, sandbox_id: str, sandbox_domain: Optional[str], port: int
-) -> str: ...
-def host(debug: bool, sandbox_id: str, sandbox_domain: Optional[str], port: int) -> str: ...
 def set_local_launcher(argv: List[str]) -> None: ...
 def cli_main(argv: List[str], python: str, extension: str) -> int: ...
 def agent_main() -> int: ...

@@ -1,8 +1,10 @@
 """Connection configuration: how per-call options, environment variables and defaults
 resolve (the resolution itself runs in the Rust core), plus the sandbox URL helpers.
 
-Without an API key (and unless ``E2B_LOCAL=0``) the SDK uses the local runtime on this
-machine; with a key it talks to the E2B cloud exactly as upstream.
+Without an API key (and unless ``E2B_LOCAL=0``), or with ``E2B_LOCAL=1``, the SDK uses the
+local runtime on this machine; with a key it talks to the E2B cloud exactly as upstream. The
+core makes that choice once per config, and every URL — API, sandbox ports, signed file URLs,
+``get_host`` — comes from it.
 """
 
 from __future__ import annotations
@@ -63,7 +65,8 @@ class ApiParams(TypedDict, total=False):
     """Additional headers for E2B API requests."""
 
     api_key: Optional[str]
-    """E2B API key, default ``E2B_API_KEY``. Without one the local runtime is used."""
+    """E2B API key, default ``E2B_API_KEY``. Without one (or with ``E2B_LOCAL=1``) the local
+    runtime is used."""
 
     validate_api_key: Optional[bool]
     """Deprecated and ignored: the key format is not checked client-side."""
@@ -196,6 +199,7 @@ class ConnectionConfig:
         *,
         retries: Optional[int] = None,
         http_version: Optional[HttpVersion] = None,
+        _resolved: Any = None,
     ):
         self.logger = logger
         self.validate_api_key = validate_api_key
@@ -213,7 +217,9 @@ class ConnectionConfig:
         else:
             self.request_timeout = REQUEST_TIMEOUT
 
-        resolved = native().Connection(
+        # `_resolved`: the native connection a create/connect call returned for its sandbox
+        # (the same resolution, bound to the daemon that served it in local mode).
+        resolved = _resolved if _resolved is not None else native().Connection(
             domain=domain or None,
             debug=debug,
             api_key=api_key or None,
@@ -233,12 +239,12 @@ class ConnectionConfig:
         self._sandbox_url: Optional[str] = resolved.sandbox_url
         self.http_version: HttpVersion = cast(HttpVersion, resolved.http_version)
         self._local: bool = resolved.local
-        """Whether API calls go to the local runtime (no API key configured)."""
+        """Whether every request goes to the local runtime (no API key, or ``E2B_LOCAL=1``)."""
 
     def _native_connection(self) -> Any:
         """The native connection used for control-plane calls."""
         if self._local:
-            note_local_use()
+            note_local_use(self._connection.local_notice)
         return self._connection
 
     @staticmethod
@@ -255,17 +261,18 @@ class ConnectionConfig:
 
     def get_sandbox_url(self, sandbox_id: str, sandbox_domain: str, port: Optional[int] = None) -> str:
         """
-        Base URL of a sandbox port (envd's by default): ``sandbox_url`` if configured, else
-        ``http://localhost:<port>`` in debug mode, else the shared ``https://sandbox.<domain>``
-        host for E2B's domains, else ``https://<port>-<sandbox_id>.<domain>``.
+        Base URL of a sandbox port (envd's by default). Local runtime: the daemon's URL. Cloud:
+        ``sandbox_url`` if configured, else ``http://localhost:<port>`` in debug mode, else the
+        shared ``https://sandbox.<domain>`` host for E2B's domains, else
+        ``https://<port>-<sandbox_id>.<domain>``.
         """
         port = self.envd_port if port is None else port
-        return native().sandbox_url(self._sandbox_url, self.debug, self.domain, sandbox_id, sandbox_domain, port)
+        return self._connection.sandbox_address("url", sandbox_id, sandbox_domain, port)
 
     def get_sandbox_direct_url(self, sandbox_id: str, sandbox_domain: str, port: Optional[int] = None) -> str:
         """Base URL of a sandbox port that never uses the shared host (for signed file URLs)."""
         port = self.envd_port if port is None else port
-        return native().sandbox_direct_url(self._sandbox_url, self.debug, sandbox_id, sandbox_domain, port)
+        return self._connection.sandbox_address("direct_url", sandbox_id, sandbox_domain, port)
 
     def get_host(self, sandbox_id: str, sandbox_domain: str, port: int) -> str:
         """
@@ -275,9 +282,10 @@ class ConnectionConfig:
         :param sandbox_id: Sandbox to connect to
         :param sandbox_domain: Domain of the sandbox
         :param port: Port to connect to
-        :return: ``<port>-<sandbox_id>.<sandbox_domain>``, or ``localhost:<port>`` in debug mode
+        :return: ``<port>-<sandbox_id>.<sandbox_domain>``, ``localhost:<port>`` in debug mode,
+            or the local runtime's loopback ``host:port``
         """
-        return native().host(self.debug, sandbox_id, sandbox_domain, port)
+        return self._connection.sandbox_address("host", sandbox_id, sandbox_domain, port)
 
     def get_api_params(self, **opts: "Unpack[ApiParams]") -> dict:
         """

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use e2b_client::api::{ApiClient, ListQuery};
-use e2b_client::config::{ConnectionConfig, ConnectionOpts, Target};
+use e2b_client::config::{ConnectionConfig, ConnectionOpts, SandboxAddress};
 use e2b_client::local::LocalEndpoint;
 use e2b_wire::api::{ConnectSandbox, NewSandbox, PauseSandbox, Sandbox};
 use pyo3::prelude::*;
@@ -16,10 +16,11 @@ use crate::shared::convert::PyJson;
 use crate::shared::errors::check;
 use crate::shared::rt::dispatch_oneshot;
 
-/// A created or connected sandbox plus, in local mode, the daemon it lives on:
-/// `(sandbox_id, domain, envd_version, envd_access_token, traffic_access_token,
-///   local_url, local_api_key)`.
-struct Created(Sandbox, Option<LocalEndpoint>);
+/// A created or connected sandbox and the config its object uses:
+/// `(sandbox_id, domain, envd_version, envd_access_token, traffic_access_token, connection)`,
+/// where `connection` is the calling one, bound in local mode to the daemon that served the
+/// call (so that the sandbox's URLs name that daemon).
+struct Created(Sandbox, Connection);
 
 impl<'py> IntoPyObject<'py> for Created {
     type Target = PyTuple;
@@ -27,11 +28,7 @@ impl<'py> IntoPyObject<'py> for Created {
     type Error = PyErr;
 
     fn into_pyobject(self, py: Python<'py>) -> Result<Self::Output, Self::Error> {
-        let Created(s, local) = self;
-        let (url, key) = match local {
-            Some(e) => (Some(e.url), Some(e.api_key)),
-            None => (None, None),
-        };
+        let Created(s, connection) = self;
         PyTuple::new(
             py,
             [
@@ -40,8 +37,7 @@ impl<'py> IntoPyObject<'py> for Created {
                 s.envd_version.into_bound_py_any(py)?,
                 s.envd_access_token.into_bound_py_any(py)?,
                 s.traffic_access_token.into_bound_py_any(py)?,
-                url.into_bound_py_any(py)?,
-                key.into_bound_py_any(py)?,
+                Bound::new(py, connection)?.into_any(),
             ],
         )
     }
@@ -58,11 +54,23 @@ impl Connection {
     fn parts(&self) -> (ConnectionConfig, Vec<(String, String)>) {
         (self.cfg.clone(), self.headers.clone())
     }
+
+    /// The object of a sandbox that `endpoint` (in local mode) created or connected.
+    fn sandbox_connection(
+        cfg: ConnectionConfig,
+        headers: Vec<(String, String)>,
+        endpoint: Option<LocalEndpoint>,
+    ) -> Connection {
+        Connection {
+            cfg: cfg.bound_to(endpoint),
+            headers,
+        }
+    }
 }
 
 #[pymethods]
 impl Connection {
-    /// Resolves options against the environment (protocol.md §1.2–1.4, design.md §3).
+    /// Resolves options against the environment (`e2b_client::config`).
     #[new]
     #[pyo3(signature = (*, domain=None, debug=None, api_key=None, api_url=None, sandbox_url=None,
                         request_timeout=None, retries=None, http_version=None, proxy=None,
@@ -145,7 +153,33 @@ impl Connection {
     /// Whether calls go to the local runtime.
     #[getter]
     fn local(&self) -> bool {
-        self.cfg.target == Target::Local
+        self.cfg.is_local()
+    }
+
+    /// In local mode, the WARNING to log once per process (why local, what is ignored).
+    #[getter]
+    fn local_notice(&self) -> Option<String> {
+        self.cfg.local_mode().map(|mode| mode.notice())
+    }
+
+    /// An address of a sandbox port: `kind` is `"url"` (base URL of requests), `"direct_url"`
+    /// (never the shared host: signed file URLs) or `"host"` (`get_host`).
+    #[pyo3(signature = (kind, sandbox_id, sandbox_domain, port))]
+    fn sandbox_address(
+        &self,
+        py: Python<'_>,
+        kind: &str,
+        sandbox_id: &str,
+        sandbox_domain: Option<&str>,
+        port: u16,
+    ) -> PyResult<String> {
+        check(
+            py,
+            SandboxAddress::parse(kind).and_then(|kind| {
+                self.cfg
+                    .sandbox_address(kind, sandbox_id, sandbox_domain, port)
+            }),
+        )
     }
 
     /// `POST /v2/sandboxes`. `extra` is a JSON object of further `NewSandboxV2` fields
@@ -182,7 +216,10 @@ impl Connection {
             let sandbox = api
                 .create_sandbox(&body, idempotency_key.as_deref())
                 .await?;
-            Ok(Created(sandbox, local))
+            Ok(Created(
+                sandbox,
+                Connection::sandbox_connection(cfg, headers, local),
+            ))
         })
     }
 
@@ -202,7 +239,10 @@ impl Connection {
             let sandbox = api
                 .connect_sandbox(&sandbox_id, &ConnectSandbox { timeout, memory })
                 .await?;
-            Ok(Created(sandbox, local))
+            Ok(Created(
+                sandbox,
+                Connection::sandbox_connection(cfg, headers, local),
+            ))
         })
     }
 
@@ -347,4 +387,11 @@ fn merge_extra(py: Python<'_>, body: NewSandbox, extra: &str) -> PyResult<NewSan
             e2b_client::Error::invalid_argument(format!("invalid sandbox options: {e}")),
         )
     })
+}
+
+/// Sets the command that runs the local runtime in the foreground; the SDK starts it
+/// detached when no daemon answers.
+#[pyfunction]
+pub fn set_local_launcher(argv: Vec<String>) {
+    e2b_client::local::set_launcher(argv);
 }

@@ -4,4 +4,3 @@ pub mod connection;
 pub mod envd;
 pub mod execution;
 pub mod sandbox;
-pub mod urls;

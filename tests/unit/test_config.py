@@ -71,6 +71,35 @@ def test_local_one_ignores_a_key(monkeypatch):
     assert config.api_key is None
 
 
+def test_the_local_notice_says_why_and_names_what_is_ignored(monkeypatch):
+    monkeypatch.setenv("E2B_LOCAL", "1")
+    monkeypatch.setenv("E2B_SANDBOX_URL", "https://sandbox.example.dev")
+    notice = ConnectionConfig(api_key="e2b_abc", domain="example.dev")._connection.local_notice
+    assert notice == (
+        "E2B_LOCAL=1: sandboxes run on this machine (local runtime); ignored: the API key (api_key=), "
+        "domain=, E2B_SANDBOX_URL. Unset E2B_LOCAL to use the E2B cloud."
+    )
+    monkeypatch.delenv("E2B_LOCAL")
+    monkeypatch.delenv("E2B_SANDBOX_URL")
+    assert ConnectionConfig()._connection.local_notice.startswith("No E2B API key is configured: sandboxes run")
+    assert ConnectionConfig(api_key="k")._connection.local_notice is None
+
+
+def test_a_local_config_never_yields_a_cloud_url(monkeypatch, tmp_path):
+    # With E2B_LOCAL=1 and every cloud setting, the sandbox URLs name a loopback daemon (the
+    # one this process found, else the one the state file names) or there is none.
+    (tmp_path / "state.json").write_text('{"url": "http://127.0.0.1:9", "api_key": "k", "pid": 1, "version": "0"}')
+    monkeypatch.setenv("E2B_LOCAL_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("E2B_LOCAL", "1")
+    monkeypatch.setenv("E2B_API_KEY", "e2b_abc")
+    monkeypatch.setenv("E2B_SANDBOX_URL", "https://sandbox.example.dev")
+    config = ConnectionConfig(domain="example.dev")
+    urls = [config.get_sandbox_url("abc", "e2b.app"), config.get_sandbox_url("abc", "e2b.app", port=49999),
+            config.get_sandbox_direct_url("abc", "e2b.app")]
+    assert all(url.startswith("http://127.0.0.1:") for url in urls), urls
+    assert config.get_host("abc", "e2b.app", 8080).startswith("127.0.0.1:")
+
+
 def test_debug_is_never_local(monkeypatch):
     monkeypatch.setenv("E2B_DEBUG", "TRUE")
     config = ConnectionConfig()

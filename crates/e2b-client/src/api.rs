@@ -58,7 +58,8 @@ fn header_map(pairs: &[(String, String)]) -> Result<HeaderMap> {
 }
 
 impl ApiClient {
-    /// Builds the client for `cfg`, finding (or starting) the local runtime in local mode.
+    /// Builds the client for `cfg`: in local mode for the daemon `cfg` is bound to, else the
+    /// running one (found, or started).
     /// `headers` are sent on every request (the SDK's `lang`/`User-Agent`/… headers and the
     /// caller's `api_headers`); `X-API-KEY` is added here. Returns the local endpoint used,
     /// if any, so that callers can pin sandboxes to it.
@@ -66,9 +67,12 @@ impl ApiClient {
         cfg: &ConnectionConfig,
         headers: &[(String, String)],
     ) -> Result<(Self, Option<LocalEndpoint>)> {
-        let (base, key, endpoint) = match cfg.target {
-            Target::Local => {
-                let endpoint = local::ensure().await?;
+        let (base, key, endpoint) = match &cfg.target {
+            Target::Local(mode) => {
+                let endpoint = match &mode.endpoint {
+                    Some(bound) => bound.clone(),
+                    None => local::ensure().await?,
+                };
                 (
                     endpoint.url.clone(),
                     endpoint.api_key.clone(),

@@ -1,6 +1,17 @@
 //! Connection configuration: how per-call options, environment variables and defaults resolve
-//! into one [`ConnectionConfig`] (protocol.md §1.2–1.4), the choice between the E2B cloud and
-//! the local runtime (design.md §3), and the sandbox URL rules (§1.3).
+//! into one [`ConnectionConfig`], the choice between the E2B cloud and the local runtime, and
+//! every URL derived from it — the API, each sandbox port's base URL (envd, the code
+//! interpreter), signed file URLs and `get_host`. The choice is made once, here, and every URL
+//! follows from it: a config that resolved to the local runtime yields only the daemon's
+//! loopback URLs, whatever cloud settings were given.
+//!
+//! | settings | target |
+//! |---|---|
+//! | `E2B_DEBUG` | debug mode (`localhost` ports), never local |
+//! | `E2B_LOCAL` true (`1`, `true`, …) | local; a key, the domain, `api_url` and `sandbox_url` are ignored (and logged as such) |
+//! | `E2B_LOCAL` false (`0`, `false`, `no`, `off`) | cloud; no key → `AuthenticationException` on use |
+//! | `E2B_LOCAL` unset, a key | cloud: the domain, `api_url` and `sandbox_url` as upstream |
+//! | `E2B_LOCAL` unset, no key | local; the domain, `api_url` and `sandbox_url` are ignored (and logged as such) |
 //!
 //! Resolution reads the environment through a closure so it can be tested without touching
 //! the process environment.
@@ -8,6 +19,7 @@
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::local::{self, LocalEndpoint};
 
 pub const DEFAULT_DOMAIN: &str = "e2b.app";
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -72,17 +84,80 @@ pub struct ConnectionOpts {
     pub proxy: Option<String>,
 }
 
-/// Where API requests go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where every request of a configuration goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
-    /// E2B cloud, a self-hosted cluster, or whatever `api_url` names.
+    /// E2B cloud, a self-hosted cluster, or whatever `api_url` / `sandbox_url` name.
     Cloud,
-    /// The per-user local runtime; its URL and key come from its state file at call time.
-    Local,
+    /// The per-user local runtime.
+    Local(LocalMode),
+}
+
+/// Why a configuration is local, what it ignored, and which daemon it is bound to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalMode {
+    /// `E2B_LOCAL`'s value when it forced local mode; `None` when no key was configured.
+    pub forced_by: Option<String>,
+    /// Settings given but unused, named by their source (`E2B_API_URL`, `api_url=`, …).
+    pub ignored: Vec<String>,
+    /// The daemon that created or connected this config's sandbox; `None` until then (API
+    /// calls then find the running daemon, or start it).
+    pub endpoint: Option<LocalEndpoint>,
+}
+
+impl LocalMode {
+    /// The WARNING the SDK logs (once per process) when sandboxes run locally: why, and which
+    /// settings were ignored — never their values.
+    pub fn notice(&self) -> String {
+        let ignored = self.ignored.join(", ");
+        match &self.forced_by {
+            None => {
+                let mut text = "No E2B API key is configured: sandboxes run on this machine \
+                                (local runtime)."
+                    .to_owned();
+                if !ignored.is_empty() {
+                    text.push_str(&format!(" Without a key these are ignored: {ignored}."));
+                }
+                text.push_str(
+                    " Set E2B_API_KEY to use the E2B cloud; set E2B_LOCAL=0 to require it.",
+                );
+                text
+            }
+            Some(flag) => {
+                let mut text = format!(
+                    "E2B_LOCAL={}: sandboxes run on this machine (local runtime)",
+                    flag.escape_debug()
+                );
+                if !ignored.is_empty() {
+                    text.push_str(&format!("; ignored: {ignored}"));
+                }
+                text.push_str(". Unset E2B_LOCAL to use the E2B cloud.");
+                text
+            }
+        }
+    }
+
+    /// The daemon whose URLs this config's sandboxes use: the bound one, else the one this
+    /// process last found, else the one the state file names (sandbox URLs are built without
+    /// I/O; each request then finds out whether it answers).
+    fn daemon(&self) -> Result<LocalEndpoint> {
+        self.daemon_or(local::known)
+    }
+
+    fn daemon_or(&self, known: impl FnOnce() -> Option<LocalEndpoint>) -> Result<LocalEndpoint> {
+        self.endpoint.clone().or_else(known).ok_or_else(|| {
+            Error::new(
+                ErrorKind::SandboxException,
+                "Local sandbox runtime unavailable: it is not running, so this sandbox has no \
+                 address. Create or connect the sandbox first (Sandbox.create / Sandbox.connect).",
+            )
+        })
+    }
 }
 
 /// A fully resolved configuration. In [`Target::Local`] mode `api_key`, `api_url` and
-/// `sandbox_url` are placeholders until [`crate::local`] supplies the daemon's.
+/// `sandbox_url` are unused (`None`, empty, `None`): the daemon's URL and key come from
+/// [`crate::local`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConnectionConfig {
     pub domain: String,
@@ -101,6 +176,29 @@ fn non_empty(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.is_empty())
 }
 
+/// A setting's value and its source: the option (`api_url=`) or the variable (`E2B_API_URL`).
+struct Setting {
+    value: String,
+    source: &'static str,
+}
+
+impl Setting {
+    fn pick(
+        option: Option<String>,
+        option_name: &'static str,
+        env: &impl Fn(&str) -> Option<String>,
+        var: &'static str,
+    ) -> Option<Setting> {
+        if let Some(value) = non_empty(option) {
+            return Some(Setting {
+                value,
+                source: option_name,
+            });
+        }
+        non_empty(env(var)).map(|value| Setting { value, source: var })
+    }
+}
+
 /// `E2B_LOCAL`: `Some(false)` for 0/false/no/off, `Some(true)` for any other non-empty value,
 /// `None` when unset or empty.
 pub fn parse_local_flag(value: Option<&str>) -> Option<bool> {
@@ -117,19 +215,18 @@ pub fn parse_local_flag(value: Option<&str>) -> Option<bool> {
 impl ConnectionConfig {
     /// Resolves options against the environment (`env` returns a variable's value).
     ///
-    /// Precedence: option > environment > default. Local mode (design.md §3): with no key
-    /// and `E2B_LOCAL` unset or true, or with `E2B_LOCAL` true whatever the key; never with
-    /// `E2B_LOCAL=0` and never in debug mode (which targets `localhost` by definition).
+    /// Precedence: option > environment > default. The target follows the table in this
+    /// module's documentation.
     pub fn resolve(opts: ConnectionOpts, env: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let domain = non_empty(opts.domain)
-            .or_else(|| non_empty(env("E2B_DOMAIN")))
-            .unwrap_or_else(|| DEFAULT_DOMAIN.to_owned());
+        let domain = Setting::pick(opts.domain, "domain=", &env, "E2B_DOMAIN");
         let debug = opts.debug.unwrap_or_else(|| {
             env("E2B_DEBUG")
                 .map(|v| v.eq_ignore_ascii_case("true"))
                 .unwrap_or(false)
         });
-        let api_key = non_empty(opts.api_key).or_else(|| non_empty(env("E2B_API_KEY")));
+        let api_key = Setting::pick(opts.api_key, "api_key=", &env, "E2B_API_KEY");
+        let api_url = Setting::pick(opts.api_url, "api_url=", &env, "E2B_API_URL");
+        let sandbox_url = Setting::pick(opts.sandbox_url, "sandbox_url=", &env, "E2B_SANDBOX_URL");
         let request_timeout = match opts.request_timeout {
             Some(0.0) => None,
             Some(t) if t.is_finite() && t > 0.0 => Some(Duration::from_secs_f64(t)),
@@ -147,32 +244,47 @@ impl ConnectionConfig {
                 None => HttpVersion::Http2,
             },
         };
-        let local_flag = parse_local_flag(env("E2B_LOCAL").as_deref());
-        let local = !debug
-            && match local_flag {
-                Some(flag) => flag,
-                None => api_key.is_none(),
-            };
+        let local_var = env("E2B_LOCAL");
+        let local_flag = parse_local_flag(local_var.as_deref());
+        let local = !debug && local_flag.unwrap_or(api_key.is_none());
+        let domain_value = domain
+            .as_ref()
+            .map_or_else(|| DEFAULT_DOMAIN.to_owned(), |d| d.value.clone());
 
         let (target, api_key, api_url, sandbox_url) = if local {
-            (Target::Local, None, String::new(), None)
+            let mut ignored = Vec::new();
+            if let Some(key) = &api_key {
+                ignored.push(format!("the API key ({})", key.source));
+            }
+            for setting in [&domain, &api_url, &sandbox_url].into_iter().flatten() {
+                ignored.push(setting.source.to_owned());
+            }
+            let mode = LocalMode {
+                forced_by: local_flag
+                    .and(local_var.as_deref())
+                    .map(|v| v.trim().to_owned()),
+                ignored,
+                endpoint: None,
+            };
+            (Target::Local(mode), None, String::new(), None)
         } else {
-            let api_url = non_empty(opts.api_url)
-                .or_else(|| non_empty(env("E2B_API_URL")))
-                .unwrap_or_else(|| {
-                    if debug {
-                        "http://localhost:3000".to_owned()
-                    } else {
-                        format!("https://api.{domain}")
-                    }
-                });
-            let sandbox_url =
-                non_empty(opts.sandbox_url).or_else(|| non_empty(env("E2B_SANDBOX_URL")));
-            (Target::Cloud, api_key, api_url, sandbox_url)
+            let api_url = api_url.map(|s| s.value).unwrap_or_else(|| {
+                if debug {
+                    "http://localhost:3000".to_owned()
+                } else {
+                    format!("https://api.{domain_value}")
+                }
+            });
+            (
+                Target::Cloud,
+                api_key.map(|s| s.value),
+                api_url,
+                sandbox_url.map(|s| s.value),
+            )
         };
 
         Ok(ConnectionConfig {
-            domain,
+            domain: domain_value,
             debug,
             api_key,
             api_url,
@@ -196,10 +308,108 @@ impl ConnectionConfig {
             .as_deref()
             .ok_or_else(|| Error::new(ErrorKind::AuthenticationException, API_KEY_REQUIRED_MESSAGE))
     }
+
+    pub fn is_local(&self) -> bool {
+        matches!(self.target, Target::Local(_))
+    }
+
+    /// The local mode's details, `None` for the cloud.
+    pub fn local_mode(&self) -> Option<&LocalMode> {
+        match &self.target {
+            Target::Local(mode) => Some(mode),
+            Target::Cloud => None,
+        }
+    }
+
+    /// This config bound to the daemon `endpoint` (the one that created or connected a
+    /// sandbox), so that the sandbox's URLs name it. A cloud config is returned unchanged.
+    pub fn bound_to(mut self, endpoint: Option<LocalEndpoint>) -> Self {
+        if let Target::Local(mode) = &mut self.target {
+            if endpoint.is_some() {
+                mode.endpoint = endpoint;
+            }
+        }
+        self
+    }
+
+    /// An address of a sandbox port (envd's 49983, the code interpreter's 49999, any port for
+    /// [`SandboxAddress::Host`]). Local: the daemon's — it routes requests by the
+    /// `E2b-Sandbox-Id` / `E2b-Sandbox-Port` headers and signed `/files` URLs by their
+    /// signature, and serves no other port. Cloud: upstream's rules (see [`SandboxAddress`]);
+    /// a missing sandbox domain falls back to the config's domain for [`SandboxAddress::Url`]
+    /// and prints as upstream's `None` otherwise.
+    pub fn sandbox_address(
+        &self,
+        kind: SandboxAddress,
+        sandbox_id: &str,
+        sandbox_domain: Option<&str>,
+        port: u16,
+    ) -> Result<String> {
+        if let Target::Local(mode) = &self.target {
+            let url = mode.daemon()?.url;
+            return Ok(match kind {
+                SandboxAddress::Url | SandboxAddress::DirectUrl => url,
+                SandboxAddress::Host => url
+                    .split_once("://")
+                    .map_or(url.as_str(), |(_, rest)| rest)
+                    .trim_end_matches('/')
+                    .to_owned(),
+            });
+        }
+        let configured = self.sandbox_url.as_deref();
+        let debug = self.debug;
+        let named = sandbox_domain.unwrap_or(UPSTREAM_NONE);
+        Ok(match kind {
+            SandboxAddress::Url => sandbox_url(
+                configured,
+                debug,
+                &self.domain,
+                sandbox_id,
+                sandbox_domain.unwrap_or(""),
+                port,
+            ),
+            SandboxAddress::DirectUrl => {
+                sandbox_direct_url(configured, debug, sandbox_id, named, port)
+            }
+            SandboxAddress::Host => host(debug, sandbox_id, named, port),
+        })
+    }
 }
 
+/// Which address of a sandbox port [`ConnectionConfig::sandbox_address`] derives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SandboxAddress {
+    /// Base URL of the SDK's requests. Cloud: `sandbox_url`; debug → `http://localhost:{port}`;
+    /// one of E2B's domains → the shared `https://sandbox.{domain}`; else
+    /// `https://{port}-{id}.{domain}`.
+    Url,
+    /// Base URL that never uses the shared host (signed file URLs). Cloud: `sandbox_url`,
+    /// else `http(s)://` + the host.
+    DirectUrl,
+    /// `get_host`. Cloud: `localhost:{port}` in debug mode, else `{port}-{id}.{domain}`.
+    Host,
+}
+
+impl SandboxAddress {
+    /// `"url"`, `"direct_url"` or `"host"`.
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "url" => Ok(SandboxAddress::Url),
+            "direct_url" => Ok(SandboxAddress::DirectUrl),
+            "host" => Ok(SandboxAddress::Host),
+            other => Err(Error::invalid_argument(format!(
+                "unknown sandbox address kind {}",
+                py_str_repr(other)
+            ))),
+        }
+    }
+}
+
+/// What upstream's f-strings print for a missing sandbox domain in hosts and direct URLs.
+const UPSTREAM_NONE: &str = "None";
+
 /// `get_host`: `localhost:{port}` in debug mode, else `{port}-{sandbox_id}.{sandbox_domain}`.
-pub fn host(debug: bool, sandbox_id: &str, sandbox_domain: &str, port: u16) -> String {
+fn host(debug: bool, sandbox_id: &str, sandbox_domain: &str, port: u16) -> String {
     if debug {
         format!("localhost:{port}")
     } else {
@@ -212,10 +422,9 @@ pub fn is_supported_sandbox_domain(domain: &str) -> bool {
     SUPPORTED_SANDBOX_DOMAINS.contains(&domain)
 }
 
-/// Base URL of a sandbox port (envd by default; the code interpreter passes 49999):
-/// `sandbox_url`; debug → `http://localhost:{port}`; a supported domain → the shared host;
-/// else `https://{port}-{id}.{domain}`. An empty `sandbox_domain` falls back to `domain`.
-pub fn sandbox_url(
+/// The cloud rule of [`ConnectionConfig::sandbox_url`]. An empty `sandbox_domain` falls back
+/// to `domain`.
+fn sandbox_url(
     configured: Option<&str>,
     debug: bool,
     domain: &str,
@@ -240,8 +449,8 @@ pub fn sandbox_url(
     format!("https://{}", host(debug, sandbox_id, sandbox_domain, port))
 }
 
-/// Direct base URL of a sandbox port (never the shared host; used for signed file URLs).
-pub fn sandbox_direct_url(
+/// The cloud rule of [`ConnectionConfig::sandbox_direct_url`].
+fn sandbox_direct_url(
     configured: Option<&str>,
     debug: bool,
     sandbox_id: &str,
@@ -286,6 +495,7 @@ pub fn py_str_repr(value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::SandboxAddress::{DirectUrl, Host, Url};
     use super::*;
     use std::collections::HashMap;
 
@@ -300,7 +510,7 @@ mod tests {
     #[test]
     fn defaults_without_key_are_local() {
         let cfg = ConnectionConfig::resolve(ConnectionOpts::default(), env(&[])).unwrap();
-        assert_eq!(cfg.target, Target::Local);
+        assert!(cfg.is_local());
         assert_eq!(cfg.domain, "e2b.app");
         assert_eq!(cfg.request_timeout, Some(Duration::from_secs(60)));
         assert_eq!(cfg.retries, 3);
@@ -337,7 +547,7 @@ mod tests {
             env(&[("E2B_LOCAL", "1")]),
         )
         .unwrap();
-        assert_eq!(cfg.target, Target::Local);
+        assert!(cfg.is_local());
         assert_eq!(cfg.api_key, None);
     }
 
@@ -442,6 +652,373 @@ mod tests {
         );
         assert_eq!(host(false, "abc", "e2b.app", 8080), "8080-abc.e2b.app");
         assert_eq!(host(true, "abc", "e2b.app", 8080), "localhost:8080");
+    }
+
+    /// One row of the resolution table: settings in, where requests go out.
+    struct Row<'a> {
+        env: &'a [(&'a str, &'a str)],
+        opts: ConnectionOpts,
+        /// `None`: cloud with this API URL; `Some(ignored)`: local, ignoring those settings.
+        local: Option<&'static [&'static str]>,
+        api_url: &'static str,
+        forced_by: Option<&'static str>,
+    }
+
+    fn key_opt() -> ConnectionOpts {
+        ConnectionOpts {
+            api_key: Some("e2b_opt".into()),
+            ..Default::default()
+        }
+    }
+
+    fn cloud_opts() -> ConnectionOpts {
+        ConnectionOpts {
+            api_key: Some("e2b_opt".into()),
+            domain: Some("opt.dev".into()),
+            api_url: Some("http://opt-api".into()),
+            sandbox_url: Some("http://opt-sbx".into()),
+            ..Default::default()
+        }
+    }
+
+    const CLOUD_ENV: &[(&str, &str)] = &[
+        ("E2B_API_KEY", "e2b_env"),
+        ("E2B_DOMAIN", "env.dev"),
+        ("E2B_API_URL", "http://env-api"),
+        ("E2B_SANDBOX_URL", "http://env-sbx"),
+    ];
+
+    #[test]
+    fn resolution_table() {
+        let rows = [
+            // E2B_LOCAL unset: no key → local, a key → cloud.
+            Row {
+                env: &[],
+                opts: ConnectionOpts::default(),
+                local: Some(&[]),
+                api_url: "",
+                forced_by: None,
+            },
+            Row {
+                env: &[("E2B_API_KEY", "k")],
+                opts: ConnectionOpts::default(),
+                local: None,
+                api_url: "https://api.e2b.app",
+                forced_by: None,
+            },
+            Row {
+                env: &[],
+                opts: key_opt(),
+                local: None,
+                api_url: "https://api.e2b.app",
+                forced_by: None,
+            },
+            Row {
+                env: &[("E2B_API_KEY", "k"), ("E2B_DOMAIN", "my.dev")],
+                opts: ConnectionOpts::default(),
+                local: None,
+                api_url: "https://api.my.dev",
+                forced_by: None,
+            },
+            Row {
+                env: CLOUD_ENV,
+                opts: ConnectionOpts::default(),
+                local: None,
+                api_url: "http://env-api",
+                forced_by: None,
+            },
+            Row {
+                env: CLOUD_ENV,
+                opts: cloud_opts(),
+                local: None,
+                api_url: "http://opt-api",
+                forced_by: None,
+            },
+            Row {
+                env: &[
+                    ("E2B_DOMAIN", "env.dev"),
+                    ("E2B_API_URL", "http://env-api"),
+                    ("E2B_SANDBOX_URL", "http://env-sbx"),
+                ],
+                opts: ConnectionOpts::default(),
+                local: Some(&["E2B_DOMAIN", "E2B_API_URL", "E2B_SANDBOX_URL"]),
+                api_url: "",
+                forced_by: None,
+            },
+            Row {
+                env: &[],
+                opts: ConnectionOpts {
+                    sandbox_url: Some("http://s".into()),
+                    ..Default::default()
+                },
+                local: Some(&["sandbox_url="]),
+                api_url: "",
+                forced_by: None,
+            },
+            // E2B_LOCAL true: local whatever else is set; everything else is ignored.
+            Row {
+                env: &[("E2B_LOCAL", "1")],
+                opts: ConnectionOpts::default(),
+                local: Some(&[]),
+                api_url: "",
+                forced_by: Some("1"),
+            },
+            Row {
+                env: &[("E2B_LOCAL", " true "), ("E2B_API_KEY", "k")],
+                opts: ConnectionOpts::default(),
+                local: Some(&["the API key (E2B_API_KEY)"]),
+                api_url: "",
+                forced_by: Some("true"),
+            },
+            Row {
+                env: &[("E2B_LOCAL", "1")],
+                opts: key_opt(),
+                local: Some(&["the API key (api_key=)"]),
+                api_url: "",
+                forced_by: Some("1"),
+            },
+            Row {
+                env: &[
+                    ("E2B_LOCAL", "yes"),
+                    CLOUD_ENV[0],
+                    CLOUD_ENV[1],
+                    CLOUD_ENV[2],
+                    CLOUD_ENV[3],
+                ],
+                opts: ConnectionOpts::default(),
+                local: Some(&[
+                    "the API key (E2B_API_KEY)",
+                    "E2B_DOMAIN",
+                    "E2B_API_URL",
+                    "E2B_SANDBOX_URL",
+                ]),
+                api_url: "",
+                forced_by: Some("yes"),
+            },
+            Row {
+                env: &[
+                    ("E2B_LOCAL", "1"),
+                    CLOUD_ENV[0],
+                    CLOUD_ENV[1],
+                    CLOUD_ENV[2],
+                    CLOUD_ENV[3],
+                ],
+                opts: cloud_opts(),
+                local: Some(&[
+                    "the API key (api_key=)",
+                    "domain=",
+                    "api_url=",
+                    "sandbox_url=",
+                ]),
+                api_url: "",
+                forced_by: Some("1"),
+            },
+            // E2B_LOCAL false: never local.
+            Row {
+                env: &[("E2B_LOCAL", "0")],
+                opts: ConnectionOpts::default(),
+                local: None,
+                api_url: "https://api.e2b.app",
+                forced_by: None,
+            },
+            Row {
+                env: &[("E2B_LOCAL", "off"), ("E2B_API_URL", "http://env-api")],
+                opts: ConnectionOpts::default(),
+                local: None,
+                api_url: "http://env-api",
+                forced_by: None,
+            },
+            Row {
+                env: &[("E2B_LOCAL", "false"), ("E2B_API_KEY", "k")],
+                opts: ConnectionOpts::default(),
+                local: None,
+                api_url: "https://api.e2b.app",
+                forced_by: None,
+            },
+            // Debug mode wins over E2B_LOCAL (it targets localhost by definition).
+            Row {
+                env: &[("E2B_LOCAL", "1"), ("E2B_DEBUG", "true")],
+                opts: ConnectionOpts::default(),
+                local: None,
+                api_url: "http://localhost:3000",
+                forced_by: None,
+            },
+        ];
+        for (i, row) in rows.into_iter().enumerate() {
+            let cfg = ConnectionConfig::resolve(row.opts.clone(), env(row.env)).unwrap();
+            assert_eq!(cfg.api_url, row.api_url, "row {i}");
+            match (row.local, cfg.local_mode()) {
+                (Some(ignored), Some(mode)) => {
+                    assert_eq!(mode.ignored, ignored, "row {i}");
+                    assert_eq!(mode.forced_by.as_deref(), row.forced_by, "row {i}");
+                    assert_eq!(mode.endpoint, None, "row {i}");
+                    // Nothing of the cloud settings survives into a local config.
+                    assert_eq!(
+                        (cfg.api_key.as_deref(), cfg.sandbox_url.as_deref()),
+                        (None, None),
+                        "row {i}"
+                    );
+                }
+                (None, None) => {}
+                (expected, got) => panic!("row {i}: expected local={expected:?}, got {got:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn cloud_keeps_key_and_urls_by_precedence() {
+        let cfg = ConnectionConfig::resolve(cloud_opts(), env(CLOUD_ENV)).unwrap();
+        assert_eq!(cfg.api_key.as_deref(), Some("e2b_opt"));
+        assert_eq!(cfg.domain, "opt.dev");
+        assert_eq!(cfg.sandbox_url.as_deref(), Some("http://opt-sbx"));
+        let cfg = ConnectionConfig::resolve(ConnectionOpts::default(), env(CLOUD_ENV)).unwrap();
+        assert_eq!(cfg.api_key.as_deref(), Some("e2b_env"));
+        assert_eq!(cfg.sandbox_url.as_deref(), Some("http://env-sbx"));
+    }
+
+    fn addr(
+        cfg: &ConnectionConfig,
+        kind: SandboxAddress,
+        domain: Option<&str>,
+        port: u16,
+    ) -> String {
+        cfg.sandbox_address(kind, "abc", domain, port).unwrap()
+    }
+
+    fn daemon() -> LocalEndpoint {
+        LocalEndpoint {
+            url: "http://127.0.0.1:4321".into(),
+            api_key: "daemon-key".into(),
+        }
+    }
+
+    #[test]
+    fn a_bound_local_config_names_only_the_daemon() {
+        // E2B_LOCAL=1 with every cloud setting: each URL is the daemon's.
+        let cfg = ConnectionConfig::resolve(cloud_opts(), env(&[("E2B_LOCAL", "1"), CLOUD_ENV[1]]))
+            .unwrap()
+            .bound_to(Some(daemon()));
+        for port in [ENVD_PORT, 49999] {
+            assert_eq!(
+                addr(&cfg, Url, Some("e2b.app"), port),
+                "http://127.0.0.1:4321"
+            );
+            assert_eq!(addr(&cfg, Url, None, port), "http://127.0.0.1:4321");
+            assert_eq!(
+                addr(&cfg, DirectUrl, Some("opt.dev"), port),
+                "http://127.0.0.1:4321"
+            );
+        }
+        assert_eq!(addr(&cfg, Host, Some("e2b.app"), 8080), "127.0.0.1:4321");
+        assert_eq!(cfg.api_key, None);
+        // The same without a key and without E2B_LOCAL.
+        let cfg = ConnectionConfig::resolve(
+            ConnectionOpts::default(),
+            env(&[CLOUD_ENV[2], CLOUD_ENV[3]]),
+        )
+        .unwrap()
+        .bound_to(Some(daemon()));
+        assert_eq!(
+            addr(&cfg, Url, Some("e2b.app"), 49999),
+            "http://127.0.0.1:4321"
+        );
+    }
+
+    #[test]
+    fn binding_a_cloud_config_changes_nothing() {
+        let cfg =
+            ConnectionConfig::resolve(ConnectionOpts::default(), env(&[("E2B_API_KEY", "k")]))
+                .unwrap();
+        let bound = cfg.clone().bound_to(Some(daemon()));
+        assert_eq!(bound, cfg);
+        assert_eq!(
+            addr(&bound, Url, Some("e2b.app"), 49999),
+            "https://sandbox.e2b.app"
+        );
+        assert_eq!(
+            addr(&bound, DirectUrl, Some("e2b.app"), ENVD_PORT),
+            "https://49983-abc.e2b.app"
+        );
+        assert_eq!(
+            addr(&bound, Host, Some("e2b.app"), 8080),
+            "8080-abc.e2b.app"
+        );
+        // Upstream prints a missing sandbox domain as `None` in hosts and direct URLs.
+        assert_eq!(addr(&bound, Host, None, 8080), "8080-abc.None");
+        assert_eq!(addr(&bound, Url, None, 49999), "https://sandbox.e2b.app");
+        assert_eq!(SandboxAddress::parse("direct_url").unwrap(), DirectUrl);
+        assert_eq!(
+            SandboxAddress::parse("hosts").unwrap_err().kind,
+            ErrorKind::InvalidArgumentException
+        );
+    }
+
+    #[test]
+    fn notices_say_why_local_and_what_is_ignored() {
+        let notice = |pairs: &[(&str, &str)], opts: ConnectionOpts| {
+            ConnectionConfig::resolve(opts, env(pairs))
+                .unwrap()
+                .local_mode()
+                .map(LocalMode::notice)
+        };
+        assert_eq!(
+            notice(&[], ConnectionOpts::default()).unwrap(),
+            "No E2B API key is configured: sandboxes run on this machine (local runtime). \
+             Set E2B_API_KEY to use the E2B cloud; set E2B_LOCAL=0 to require it."
+        );
+        assert_eq!(
+            notice(&[("E2B_API_URL", "http://x")], ConnectionOpts::default()).unwrap(),
+            "No E2B API key is configured: sandboxes run on this machine (local runtime). \
+             Without a key these are ignored: E2B_API_URL. \
+             Set E2B_API_KEY to use the E2B cloud; set E2B_LOCAL=0 to require it."
+        );
+        assert_eq!(
+            notice(&[("E2B_LOCAL", "1")], ConnectionOpts::default()).unwrap(),
+            "E2B_LOCAL=1: sandboxes run on this machine (local runtime). Unset E2B_LOCAL to use the E2B cloud."
+        );
+        let text = notice(
+            &[("E2B_LOCAL", "1"), ("E2B_API_KEY", "e2b_secret")],
+            ConnectionOpts::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            text,
+            "E2B_LOCAL=1: sandboxes run on this machine (local runtime); ignored: the API key \
+             (E2B_API_KEY). Unset E2B_LOCAL to use the E2B cloud."
+        );
+        assert!(!text.contains("e2b_secret") && !text.contains("No E2B API key"));
+        assert_eq!(
+            notice(&[("E2B_API_KEY", "k")], ConnectionOpts::default()),
+            None
+        );
+    }
+
+    #[test]
+    fn an_unbound_local_config_uses_the_known_daemon_or_says_none_runs() {
+        let cfg = ConnectionConfig::resolve(ConnectionOpts::default(), env(&[])).unwrap();
+        let mode = cfg.local_mode().unwrap();
+        assert_eq!(mode.daemon_or(|| Some(daemon())).unwrap(), daemon());
+        let err = mode.daemon_or(|| None).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::SandboxException);
+        assert!(
+            err.message.starts_with("Local sandbox runtime unavailable"),
+            "{}",
+            err.message
+        );
+        // A bound config never looks elsewhere.
+        let bound = cfg.clone().bound_to(Some(daemon()));
+        let other = LocalEndpoint {
+            url: "http://127.0.0.1:1".into(),
+            api_key: "other".into(),
+        };
+        assert_eq!(
+            bound
+                .local_mode()
+                .unwrap()
+                .daemon_or(|| Some(other))
+                .unwrap(),
+            daemon()
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Async Rust client for E2B, with no Python in it: the bindings in `src/` translate.
 //!
-//! * [`config`]: option/environment resolution, cloud vs local runtime, sandbox URLs.
+//! * [`config`]: option/environment resolution, cloud vs local runtime, and every URL
+//!   (API, sandbox ports, signed files, `get_host`) derived from that one decision.
 //! * [`api`]: the control-plane REST API (create, connect, kill, list, …) with 2.63.0's
 //!   retry policy and error mapping.
 //! * [`sandbox`]: one sandbox's data plane — envd `/health` and the code interpreter.
@@ -19,7 +20,9 @@ pub mod local;
 pub mod ndjson;
 pub mod sandbox;
 
-pub use config::{ConnectionConfig, ConnectionOpts, HttpVersion, Target};
+pub use config::{
+    ConnectionConfig, ConnectionOpts, HttpVersion, LocalMode, SandboxAddress, Target,
+};
 pub use error::{Error, ErrorKind, Result};
 
 /// The SDK version this client implements (e2b 2.63.0).

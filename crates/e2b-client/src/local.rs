@@ -51,6 +51,20 @@ fn cached() -> Option<LocalEndpoint> {
     ENDPOINT.lock().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
+/// The daemon this process last found, else the one the state file names — without I/O
+/// beyond reading that file, and without checking that it answers (for naming URLs only).
+pub fn known() -> Option<LocalEndpoint> {
+    if let Some(endpoint) = cached() {
+        return Some(endpoint);
+    }
+    let raw = std::fs::read(e2b_wire::local::state_dir().join(STATE_FILE)).ok()?;
+    let state: LocalState = serde_json::from_slice(&raw).ok()?;
+    Some(LocalEndpoint {
+        url: state.url.trim_end_matches('/').to_owned(),
+        api_key: state.api_key,
+    })
+}
+
 #[cfg(target_os = "linux")]
 fn health_client() -> Result<reqwest::Client> {
     http::client(&ClientKey {

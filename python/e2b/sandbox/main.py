@@ -57,8 +57,9 @@ class SandboxBase(ClientFactory):
         self.__envd_version = Version(envd_version) if isinstance(envd_version, str) else envd_version
         self.__envd_access_token = envd_access_token
         self.__traffic_access_token = traffic_access_token
-        self.__envd_api_url = connection_config.get_sandbox_url(sandbox_id, self.__sandbox_domain)
-        self.__envd_direct_url = connection_config.get_sandbox_direct_url(sandbox_id, self.__sandbox_domain)
+        # Built on first use: the constructor does no I/O and cannot fail on a URL.
+        self.__envd_api_url: Optional[str] = None
+        self.__envd_direct_url: Optional[str] = None
         self.__mcp_token: Optional[str] = None
         self.__native_client: Any = None
         self.__native_envd: Any = None
@@ -99,11 +100,17 @@ class SandboxBase(ClientFactory):
     @property
     def envd_api_url(self) -> str:
         """Base URL of the sandbox's envd API."""
+        if self.__envd_api_url is None:
+            self.__envd_api_url = self.__connection_config.get_sandbox_url(self.__sandbox_id, self.__sandbox_domain)
         return self.__envd_api_url
 
     @property
     def envd_direct_url(self) -> str:
         """Base URL of envd that never uses the shared host (used for signed file URLs)."""
+        if self.__envd_direct_url is None:
+            self.__envd_direct_url = self.__connection_config.get_sandbox_direct_url(
+                self.__sandbox_id, self.__sandbox_domain
+            )
         return self.__envd_direct_url
 
     @property
@@ -120,7 +127,7 @@ class SandboxBase(ClientFactory):
             config = self.__connection_config
             self.__native_client = native().SandboxClient(
                 self.__sandbox_id,
-                self.__envd_api_url,
+                self.envd_api_url,
                 list(config.sandbox_headers.items()),
                 self.__envd_access_token,
                 self.__traffic_access_token,
@@ -233,26 +240,26 @@ def sandbox_kwargs(
     debug_sandbox_id: Optional[str] = None,
 ) -> dict:
     """Constructor kwargs of a sandbox object from the native create/connect result
-    ``(id, domain, envd_version, access_token, traffic_token, local_url, local_key)``, or
-    for debug mode (no API call) when ``created`` is ``None``.
+    ``(id, domain, envd_version, access_token, traffic_token, connection)``, or for debug
+    mode (no API call) when ``created`` is ``None``.
 
-    In local mode the new sandbox's config is pinned to the daemon that served the call."""
+    The sandbox's config keeps the calling config's resolution (``connection``), which in
+    local mode is bound to the daemon that served the call: its URLs all name that daemon."""
     from e2b._version import ENVD_DEBUG_FALLBACK
 
     if created is None:
         sandbox_id = debug_sandbox_id or "debug_sandbox_id"
         domain, envd_version, access_token, traffic_token = None, ENVD_DEBUG_FALLBACK, None, None
+        resolved = None
     else:
-        sandbox_id, domain, version, access_token, traffic_token, local_url, local_key = created
+        sandbox_id, domain, version, access_token, traffic_token, resolved = created
         envd_version = Version(version)
-        if local_url is not None:
-            params = dict(params, api_url=local_url, sandbox_url=local_url, api_key=local_key)
     headers = {"E2b-Sandbox-Id": sandbox_id, "E2b-Sandbox-Port": str(ConnectionConfig.envd_port)}
     if access_token is not None:
         headers["X-Access-Token"] = access_token
     logger = logger if logger is not None else params.get("logger")
     params = {k: v for k, v in params.items() if k != "logger"}
-    config = ConnectionConfig(extra_sandbox_headers=headers, logger=logger, **params)
+    config = ConnectionConfig(extra_sandbox_headers=headers, logger=logger, _resolved=resolved, **params)
     return dict(
         sandbox_id=sandbox_id,
         sandbox_domain=domain,
