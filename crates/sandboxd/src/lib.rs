@@ -7,9 +7,11 @@
 //!   uid mapping) and launching the in-sandbox agent.
 //! * [`agent`]: the process that runs *inside* a sandbox and operates it from there (envd's
 //!   role in E2B): code-interpreter API over Jupyter kernels, and later files/commands.
+//! * [`fds`]: what descriptors a started process may inherit (only those its spawn path names).
 //! * [`cli`]: the `e2b-local` command line (`serve`, `status`, `list`, `kill`, `stop`, `env`).
 
 pub mod agent;
 pub mod cli;
 pub mod daemon;
+pub mod fds;
 pub mod sandbox;
