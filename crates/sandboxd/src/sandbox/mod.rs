@@ -18,6 +18,7 @@ mod idmap;
 pub mod landlock;
 mod launch;
 pub mod network;
+pub mod pools;
 mod python_env;
 mod rootfs;
 pub mod seccomp;
@@ -198,6 +199,8 @@ pub struct SandboxProcess {
     removed: Mutex<bool>,
     cgroup: Option<Arc<SandboxCgroup>>,
     slirp: Option<Arc<SlirpHandle>>,
+    /// Owner of the user namespace (root daemon), free for another sandbox once this is gone.
+    _owner: Option<pools::OwnerUid>,
     limits: Limits,
     notes: Vec<String>,
 }
@@ -310,6 +313,11 @@ impl SandboxProcess {
             usr_lower_fd: usr_lower.as_ref().map(|f| f.as_raw_fd()),
         })?;
 
+        // Root daemon: a host uid of its own owns the sandbox's user namespace (`pools`).
+        let owner = match ids {
+            IdMode::Root { base, count } => pools::OwnerUid::take(base, count),
+            IdMode::Unprivileged { .. } => None,
+        };
         let mut keep: Vec<OwnedFd> = Vec::new();
         let mut fds: Vec<(RawFd, RawFd)> = vec![
             (devnull.as_raw_fd(), 0),
@@ -384,6 +392,8 @@ impl SandboxProcess {
                 .map(|c| c.paths().iter().map(|p| p.join("cgroup.procs")).collect())
                 .unwrap_or_default(),
             seccomp: seccomp_programs()?,
+            rlimits: pools::rlimits(),
+            userns_owner: owner.as_ref().map(|o| o.uid),
         };
         let t_setup = t0.elapsed();
         let launched = launch::launch(plan).await.map_err(launch_error)?;
@@ -439,6 +449,7 @@ impl SandboxProcess {
             removed: Mutex::new(false),
             cgroup,
             slirp,
+            _owner: owner,
             limits,
             notes,
         };
@@ -777,16 +788,18 @@ fn memfd_with(contents: &[u8]) -> std::io::Result<std::fs::File> {
     Ok(f)
 }
 
-/// The `python -I -S -c` program that loads `e2b._native` from the inherited fd and runs the
-/// agent (see `agent::run_agent`).
+/// The `python -I -S -c` program that loads `e2b._native` from the inherited fd, closes the
+/// fd (the loaded module no longer needs it, and nothing the agent starts may reach the file)
+/// and runs the agent (see `agent::run_agent`).
 fn python_bootstrap() -> String {
     format!(
-        "import sys\n\
+        "import os, sys\n\
          from importlib.machinery import ExtensionFileLoader\n\
          from importlib.util import spec_from_loader, module_from_spec\n\
          loader = ExtensionFileLoader('e2b._native', '/proc/self/fd/{fd}')\n\
          module = module_from_spec(spec_from_loader('e2b._native', loader))\n\
          loader.exec_module(module)\n\
+         os.close({fd})\n\
          sys.exit(module.agent_main())\n",
         fd = agent_config::EXTENSION_FD
     )
@@ -905,5 +918,6 @@ mod tests {
         let b = python_bootstrap();
         assert!(b.contains("/proc/self/fd/5"));
         assert!(b.contains("agent_main()"));
+        assert!(b.find("os.close(5)") < b.find("agent_main()"));
     }
 }
