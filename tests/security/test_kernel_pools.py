@@ -7,6 +7,7 @@ Caps: `crates/sandboxd/src/sandbox/pools.rs`; the list with the residuals is in
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -162,6 +163,9 @@ def test_one_sandbox_cannot_take_the_inotify_pool(runtime, probe_sandbox):
         for n, err in got:
             assert n <= INOTIFY_INSTANCES and err is not None, got
         assert got[0][0] >= 4, got  # a normal number works
+        if runtime.mode == "root":
+            # The spread worked: more than one uid's cap, as much as a host user's pool.
+            assert sum(n for n, _ in got) > 2 * INOTIFY_INSTANCES, got
         # While the hog holds all it got: the host user (root / the daemon's user) and
         # another sandbox still get an inotify instance, and watch_dir works there.
         assert host_can(runtime, "print(errno_of(lambda: os.close(inotify())))") == "ok"
@@ -187,6 +191,28 @@ def test_one_sandbox_cannot_take_the_inotify_pool(runtime, probe_sandbox):
         h.kill()
     finally:
         hog.kill()
+
+
+def test_the_sandbox_user_namespace_is_not_owned_by_host_root(runtime, probe_sandbox):
+    """Its ucounts roll up to its owner: a host uid of its own (root mode), the daemon's
+    user (unprivileged mode), never host root."""
+    import fcntl
+    import struct
+
+    rec = json.loads(
+        (runtime.state_dir / "sandboxes" / f"{probe_sandbox.sandbox_id}.json").read_text()
+    )
+    ns = os.open(f"/proc/{rec['initPid']}/ns/user", os.O_RDONLY)
+    try:
+        buf = fcntl.ioctl(ns, 0xB704, b"\0" * 4)  # NS_GET_OWNER_UID
+    finally:
+        os.close(ns)
+    owner = struct.unpack("I", buf)[0]
+    if runtime.mode == "root":
+        assert 100_000 + 2000 <= owner < 100_000 + 65_536, owner
+    else:
+        assert owner == runtime.extra["uid"], owner
+    assert "root owns it" not in runtime.log()
 
 
 def test_inotify_watches_are_capped(runtime):
