@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from sec_helpers import PRELUDE, probe, run
@@ -194,8 +195,8 @@ def test_one_sandbox_cannot_take_the_inotify_pool(runtime, probe_sandbox):
 
 
 def test_the_sandbox_user_namespace_is_not_owned_by_host_root(runtime, probe_sandbox):
-    """Its ucounts roll up to its owner: a host uid of its own (root mode), the daemon's
-    user (unprivileged mode), never host root."""
+    """Its ucounts roll up to its owner: the first host uid of its own id range (root mode),
+    the daemon's user (unprivileged mode), never host root."""
     import fcntl
     import struct
 
@@ -209,10 +210,36 @@ def test_the_sandbox_user_namespace_is_not_owned_by_host_root(runtime, probe_san
         os.close(ns)
     owner = struct.unpack("I", buf)[0]
     if runtime.mode == "root":
-        assert 100_000 + 2000 <= owner < 100_000 + 65_536, owner
+        uid_map = Path(f"/proc/{rec['initPid']}/uid_map").read_text().split()
+        assert owner >= 100_000 and (owner - 100_000) % 65_536 == 0, owner
+        assert uid_map == ["0", str(owner), "65536"], uid_map
     else:
         assert owner == runtime.extra["uid"], owner
     assert "root owns it" not in runtime.log()
+
+
+def test_sandboxes_have_host_ids_of_their_own(runtime, probe_sandbox):
+    """Root mode: two sandboxes' ids map to disjoint host ranges, so the kernel's per-uid
+    pools (epoll watches, pipe pages, …) are per sandbox. Unprivileged mode: the single id is
+    the daemon's user in each (the documented residual)."""
+    other = runtime.create(timeout=60)
+    try:
+        maps = []
+        for sbx in (probe_sandbox, other):
+            rec = json.loads(
+                (runtime.state_dir / "sandboxes" / f"{sbx.sandbox_id}.json").read_text()
+            )
+            maps.append(Path(f"/proc/{rec['initPid']}/uid_map").read_text().split())
+        if runtime.mode == "root":
+            (a, b) = (int(m[1]) for m in maps)
+            assert [m[0] for m in maps] == ["0", "0"] and abs(a - b) >= 65_536, maps
+            # Twin: inside, both still see the same ids (user is 1000 in each).
+            assert run(other, "import os; print(os.getuid())").strip() == "1000"
+        else:
+            uid = str(runtime.extra["uid"])
+            assert maps == [["1000", uid, "1"], ["1000", uid, "1"]], maps
+    finally:
+        other.kill()
 
 
 def test_inotify_watches_are_capped(runtime):

@@ -24,6 +24,8 @@ MALICIOUS = {
     "open_tree_attr": ("sc(467, -100, b'/proc/sys', 1, 0, 0)", {"EPERM"}),
     "quotactl_fd": ("sc(443, 0, 0, 0, 0)", {"EPERM"}),
     "fanotify_init": ("sc(300, 0, 0)", {"EPERM"}),
+    # io_setup takes from fs.aio-max-nr, one pool for the whole host.
+    "io_setup": ("sc(206, 65536, ctypes.byref(ctypes.c_ulong(0)))", {"ENOSYS"}),
     # Numbers above the reviewed maximum (469) answer ENOSYS, whatever the kernel has.
     "beyond_reviewed": ("sc(470, 0, 0, 0)", {"ENOSYS"}),
     "beyond_reviewed_far": ("sc(1023, 0, 0, 0)", {"ENOSYS"}),

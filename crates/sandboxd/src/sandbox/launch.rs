@@ -181,7 +181,7 @@ pub(crate) struct ChildPlan {
     /// `(resource, limit)`: soft and hard limits set right before `exec` ([`super::pools`]).
     pub rlimits: Vec<(libc::__rlimit_resource_t, u64)>,
     /// Root daemon: the host uid that owns the sandbox's user namespace (its ucounts roll up
-    /// to it, see [`super::pools::OwnerUid`]) instead of the daemon's root.
+    /// to it, see [`super::pools::IdRange`]) instead of the daemon's root.
     pub userns_owner: Option<u32>,
     pub exec: ExecSpec,
 }

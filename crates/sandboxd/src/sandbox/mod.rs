@@ -6,8 +6,9 @@
 //!
 //! A sandbox is a process tree in fresh user, mount, pid, net, ipc, uts and cgroup namespaces
 //! whose pid 1 is the agent ([`crate::agent`]). As root, sandbox uids/gids 0..65535 map to
-//! host [`SUBID_BASE`]..; as an ordinary user, only sandbox uid/gid 1000 exists, mapped to the
-//! daemon's own ids (everything, agent included, runs as `user` then). The root file system is
+//! a host range of their own from [`SUBID_BASE`] on; as an ordinary user, only sandbox
+//! uid/gid 1000 exists, mapped to the daemon's own ids (everything, agent included, runs as
+//! `user` then). The root file system is
 //! built by [`rootfs`] (with [`idmap`] for a root daemon's writable `/usr`); the fork-safe
 //! launch is in [`launch`]. Confinement: [`cgroup`] (limits, freeze, kill), [`seccomp`]
 //! (installed before the agent's exec), [`landlock`] (applied by the agent), [`network`]
@@ -46,10 +47,10 @@ pub use cgroup::Limits;
 pub use python_env::{discover as describe_python, PythonEnv};
 pub use rootfs::{HOSTNAME, USER_ID};
 
-/// First host uid/gid of the range sandbox ids 0..[`SUBID_COUNT`] map to when the daemon is
-/// root. Every sandbox shares the range: they cannot reach each other's processes, files or
-/// sockets (separate pid, mount, net and ipc namespaces), and none of these ids is a real
-/// host user.
+/// First host uid/gid of the ranges sandbox ids 0..[`SUBID_COUNT`] map to when the daemon is
+/// root: each live sandbox has a range of its own, `SUBID_BASE + k × SUBID_COUNT`
+/// ([`pools::IdRange`]), so the kernel's per-uid accounting is per sandbox; none of these ids
+/// is a real host user.
 pub const SUBID_BASE: u32 = 100_000;
 /// Size of that range.
 pub const SUBID_COUNT: u32 = 65_536;
@@ -199,8 +200,8 @@ pub struct SandboxProcess {
     removed: Mutex<bool>,
     cgroup: Option<Arc<SandboxCgroup>>,
     slirp: Option<Arc<SlirpHandle>>,
-    /// Owner of the user namespace (root daemon), free for another sandbox once this is gone.
-    _owner: Option<pools::OwnerUid>,
+    /// Its host id range (root daemon), free for another sandbox once this is gone.
+    _ids: Option<pools::IdRange>,
     limits: Limits,
     notes: Vec<String>,
 }
@@ -213,7 +214,26 @@ impl SandboxProcess {
     ) -> Result<SandboxProcess, SpawnError> {
         check_id(&req.sandbox_id)?;
         let t0 = std::time::Instant::now();
-        let ids = id_mode()?;
+        let mut ids = id_mode()?;
+        // Root daemon: a host id range of its own, whose first id owns the sandbox's user
+        // namespace (`pools::IdRange`).
+        let range = match ids {
+            IdMode::Root { base, count } => {
+                let range = pools::IdRange::take(base, count).ok_or_else(|| {
+                    SpawnError::Setup(format!(
+                        "too many sandboxes: each needs a host id range of its own, and all {} \
+                         are in use",
+                        pools::MAX_RANGES
+                    ))
+                })?;
+                ids = IdMode::Root {
+                    base: range.base,
+                    count,
+                };
+                Some(range)
+            }
+            IdMode::Unprivileged { .. } => None,
+        };
         let limits = req.limits.unwrap_or(rt.limits);
         let mut notes = rt.isolation.notes();
         let sandbox_python = req.python.clone().unwrap_or_else(|| rt.python.clone());
@@ -313,11 +333,6 @@ impl SandboxProcess {
             usr_lower_fd: usr_lower.as_ref().map(|f| f.as_raw_fd()),
         })?;
 
-        // Root daemon: a host uid of its own owns the sandbox's user namespace (`pools`).
-        let owner = match ids {
-            IdMode::Root { base, count } => pools::OwnerUid::take(base, count),
-            IdMode::Unprivileged { .. } => None,
-        };
         let mut keep: Vec<OwnedFd> = Vec::new();
         let mut fds: Vec<(RawFd, RawFd)> = vec![
             (devnull.as_raw_fd(), 0),
@@ -393,7 +408,7 @@ impl SandboxProcess {
                 .unwrap_or_default(),
             seccomp: seccomp_programs()?,
             rlimits: pools::rlimits(),
-            userns_owner: owner.as_ref().map(|o| o.uid),
+            userns_owner: range.as_ref().map(|r| r.base),
         };
         let t_setup = t0.elapsed();
         let launched = launch::launch(plan).await.map_err(launch_error)?;
@@ -449,7 +464,7 @@ impl SandboxProcess {
             removed: Mutex::new(false),
             cgroup,
             slirp,
-            _owner: owner,
+            _ids: range,
             limits,
             notes,
         };

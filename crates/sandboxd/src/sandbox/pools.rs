@@ -10,9 +10,11 @@
 //!   [`USER_SYSCTLS`] there before `/proc/sys` turns read-only; each value caps each sandbox
 //!   uid. Every charge also rolls up to the namespace's *owner* in the host namespace, where
 //!   the host's per-user limit (`fs.inotify.max_user_instances`, …) applies:
-//!   * root daemon: the sandbox's user namespace is created with a host uid of its own as
-//!     owner ([`OwnerUid`], taken from the sandbox id range, never host root), so all the
-//!     sandbox's uids together stay within one host per-user limit that nothing else uses;
+//!   * root daemon: every sandbox gets a host id range of its own ([`IdRange`]) and its user
+//!     namespace is owned by the first id of it (the host uid of sandbox root), never by host
+//!     root, so all the sandbox's uids together stay within one host per-user limit that
+//!     nothing else uses. The kernel's per-host-uid pools (`fs.epoll.max_user_watches`, pipe
+//!     pages, descriptors in flight) are then per sandbox as well;
 //!   * unprivileged daemon: the owner can only be the daemon's user, whose per-user limits
 //!     the sandboxes share with that user (each sandbox has a single uid, capped here).
 //! * **rlimits** ([`RLIMITS`], soft and hard, set by the launch child for the agent and all
@@ -77,36 +79,36 @@ pub fn rlimits() -> Vec<(libc::__rlimit_resource_t, u64)> {
         .collect()
 }
 
-/// A host uid that owns one root-mode sandbox's user namespace, so that the sandbox's ucounts
-/// roll up to a uid of its own and not to host root. Taken from the top of the sandbox id
-/// range (`base + count - 1 - slot`): those host uids belong to sandboxes already, and a
+/// Most root-mode sandboxes one daemon runs at once (each needs an id range of its own).
+pub const MAX_RANGES: u32 = 4096;
+
+/// The host ids one root-mode sandbox's ids `0..count` map to: `first + slot × count ..`, a
+/// range no other live sandbox of this daemon has. Its first id (sandbox root) also owns the
+/// sandbox's user namespace, so the sandbox's ucounts roll up to it and not to host root. A
 /// namespace owner has privileges only over processes of its *parent* namespace with that
-/// euid — there are none, since every process with such a host uid lives inside a sandbox's
-/// namespace. Released (for a later sandbox) on drop. Unique per daemon process.
+/// euid; there are none, since every process with such a host uid lives inside the sandbox's
+/// own namespace. Released (for a later sandbox) on drop.
 #[derive(Debug)]
-pub struct OwnerUid {
-    pub uid: u32,
+pub struct IdRange {
+    pub base: u32,
     slot: u32,
 }
 
 static SLOTS: Mutex<BTreeSet<u32>> = Mutex::new(BTreeSet::new());
 
-impl OwnerUid {
-    /// The next free owner in `base..base + count`, leaving the low ids (sandbox root, the
-    /// user, system ids) alone; `None` when every slot is taken.
-    pub fn take(base: u32, count: u32) -> Option<OwnerUid> {
-        let usable = count.saturating_sub(2000);
+impl IdRange {
+    /// The lowest free range; `None` when [`MAX_RANGES`] are taken.
+    pub fn take(first: u32, count: u32) -> Option<IdRange> {
         let mut used = SLOTS.lock().unwrap();
-        let slot = (0..usable).find(|s| !used.contains(s))?;
+        let slot = (0..MAX_RANGES).find(|s| !used.contains(s))?;
+        let base = first.checked_add(slot.checked_mul(count)?)?;
+        base.checked_add(count)?;
         used.insert(slot);
-        Some(OwnerUid {
-            uid: base + count - 1 - slot,
-            slot,
-        })
+        Some(IdRange { base, slot })
     }
 }
 
-impl Drop for OwnerUid {
+impl Drop for IdRange {
     fn drop(&mut self) {
         SLOTS.lock().unwrap().remove(&self.slot);
     }
@@ -117,18 +119,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn owners_are_distinct_and_reused() {
-        let a = OwnerUid::take(100_000, 65_536).unwrap();
-        let b = OwnerUid::take(100_000, 65_536).unwrap();
-        assert_ne!(a.uid, b.uid);
-        for o in [&a, &b] {
-            assert!((100_000 + 2000..100_000 + 65_536).contains(&o.uid), "{o:?}");
+    fn ranges_are_disjoint_and_reused() {
+        let a = IdRange::take(100_000, 65_536).unwrap();
+        let b = IdRange::take(100_000, 65_536).unwrap();
+        assert!(a.base.abs_diff(b.base) >= 65_536, "{a:?} {b:?}");
+        for r in [&a, &b] {
+            assert!(
+                r.base >= 100_000 && (r.base - 100_000) % 65_536 == 0,
+                "{r:?}"
+            );
         }
-        let freed = a.uid;
+        let freed = a.base;
         drop(a);
-        let c = OwnerUid::take(100_000, 65_536).unwrap();
-        assert_eq!(c.uid, freed);
-        assert!(OwnerUid::take(100_000, 1000).is_none());
+        let c = IdRange::take(100_000, 65_536).unwrap();
+        assert_eq!(c.base, freed);
+        // No range past the end of the id space.
+        assert!(IdRange::take(u32::MAX - 10, 65_536).is_none());
     }
 
     #[test]

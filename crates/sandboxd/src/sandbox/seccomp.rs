@@ -19,7 +19,8 @@
 //!
 //! The review of the calls since the mount API (424..=469, x86_64): denied are `open_tree_attr`
 //! (467, a clone of a mount tree with new attributes) and `quotactl_fd` (443, as `quotactl`),
-//! with the io_uring (425-427) and mount calls (428-433, 442) above. Allowed, as Docker's
+//! with the io_uring (425-427) and mount calls (428-433, 442) above; `io_setup` (older) answers
+//! ENOSYS: its `fs.aio-max-nr` is one host-wide pool. Allowed, as Docker's
 //! default profile does: `pidfd_open`/`pidfd_send_signal`, `close_range`, `openat2`,
 //! `faccessat2`, `process_madvise`, `epoll_pwait2`, Landlock (444-446, it only restricts),
 //! `memfd_secret`, `process_mrelease`, `futex_waitv`, `set_mempolicy_home_node`, `cachestat`,
@@ -185,10 +186,15 @@ pub fn programs() -> Result<Vec<BpfProgram>, String> {
         arch,
     )
     .map_err(err)?;
-    // clone3 passes its flags in memory, where a filter cannot look: answer ENOSYS so libc
-    // falls back to clone(2), whose flags the filter above checks (Docker does the same).
+    // ENOSYS, as from a kernel without the call, so callers fall back. clone3 passes its
+    // flags in memory, where a filter cannot look: libc falls back to clone(2), whose flags
+    // the filter above checks (Docker does the same). io_setup draws on `fs.aio-max-nr`, one
+    // host-wide pool no namespace or cgroup divides (a sandbox could take all of it from the
+    // host's databases); libaio users fall back to threads, POSIX aio never used it.
     let mut c3 = BTreeMap::new();
     c3.insert(libc::SYS_clone3, vec![]);
+    c3.insert(libc::SYS_io_setup, vec![]);
+    c3.insert(libc::SYS_io_setup | X32_SYSCALL_BIT, vec![]);
     let clone3 = SeccompFilter::new(
         c3,
         SeccompAction::Allow,
