@@ -482,8 +482,10 @@ fn raw_clone3(args: &CloneArgs) -> libc::c_long {
 /// so the new user namespace is owned by `owner` (`create_user_ns` takes the creator's euid).
 /// Raw system calls: credentials are per thread in the kernel, and only this thread changes.
 /// The filesystem uid stays 0, so the child can still open host paths as before; the saved
-/// uid stays 0, so the thread always gets root back. Returns what `clone3` returned (0 in the
-/// child, which keeps the borrowed ids until it sets its own).
+/// uid stays 0, so the thread always gets root back. (A change of euid also makes the daemon
+/// process non-dumpable, as setuid programs are: harmless, and stricter, for a root daemon.)
+/// Returns what `clone3` returned (0 in the child, which keeps the borrowed ids until it sets
+/// its own).
 ///
 /// # Safety
 /// `args` must describe a fork-like clone whose child never returns to Rust code that
