@@ -23,7 +23,8 @@ def test_official_files(local_runtime):
         import io, json, time, urllib.request
         from e2b import Sandbox, FileType, FilesystemEventType
         from e2b.exceptions import FileNotFoundException, InvalidArgumentException, NotEnoughSpaceException, SandboxException, AuthenticationException
-        sbx = Sandbox.create()
+        # A small writable layer (/dev/shm shares it): the last step fills it.
+        sbx = Sandbox.create(metadata={"e2b-local:disk-mb": "32"})
         try:
             info = sbx.files.write("d/a.txt", "héllo")
             assert (info.path, info.type) == ("/home/user/d/a.txt", FileType.FILE), info
@@ -72,6 +73,9 @@ def test_official_files(local_runtime):
                 pass
             else:
                 raise AssertionError("no NotEnoughSpaceException")
+            # Free the one writable layer again for the steps below.
+            if sbx.files.exists("/dev/shm/full"):
+                sbx.files.remove("/dev/shm/full")
 
             w = sbx.files.watch_dir("d", recursive=True)
             sbx.files.write("d/new.txt", "x")

@@ -162,20 +162,25 @@ def test_permissions_are_the_users_and_root_is_honoured(sbx):
     assert sbx.files.get_info(sbx.files.write(f"/tmp/{name}-u", "u").path).owner == "user"
 
 
-def test_full_writable_space_is_not_enough_space(sbx):
-    avail = int(sbx.commands.run("df -B1 --output=avail /dev/shm | tail -1").stdout.strip())
-    chunk = b"\0" * (1 << 20)
+def test_full_writable_space_is_not_enough_space(local_runtime):
+    # A small writable layer (every writable place, /dev/shm too, shares it) to fill.
+    sbx = Sandbox.create(metadata={"e2b-local:disk-mb": "32"})
+    try:
+        avail = int(sbx.commands.run("df -B1 --output=avail /dev/shm | tail -1").stdout.strip())
+        chunk = b"\0" * (1 << 20)
 
-    def too_much():
-        for _ in range(avail // len(chunk) + 2):
-            yield chunk
+        def too_much():
+            for _ in range(avail // len(chunk) + 2):
+                yield chunk
 
-    with pytest.raises(NotEnoughSpaceException, match="not enough disk space available"):
-        sbx.files.write("/dev/shm/fill", too_much())
-    with pytest.raises(NotEnoughSpaceException):
-        sbx.files.write("/dev/shm/fill2", b"\0" * (avail + (1 << 20)))
-    sbx.files.remove("/dev/shm/fill")
-    sbx.files.remove("/dev/shm/fill2")
+        with pytest.raises(NotEnoughSpaceException, match="not enough disk space available"):
+            sbx.files.write("/dev/shm/fill", too_much())
+        with pytest.raises(NotEnoughSpaceException):
+            sbx.files.write("/dev/shm/fill2", b"\0" * (avail + (1 << 20)))
+        sbx.files.remove("/dev/shm/fill")
+        sbx.files.remove("/dev/shm/fill2")
+    finally:
+        sbx.kill()
 
 
 def test_sync_watch_polls_events(sbx):

@@ -24,7 +24,8 @@ def uniq(prefix: str = "a") -> str:
 
 
 async def test_async_files_roundtrip(local_runtime):
-    sbx = await AsyncSandbox.create()
+    # A small writable layer (/dev/shm shares it): the last step fills it.
+    sbx = await AsyncSandbox.create(metadata={"e2b-local:disk-mb": "32"})
     try:
         d = uniq()
         info = await sbx.files.write(f"{d}/a.txt", "héllo")

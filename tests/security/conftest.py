@@ -15,6 +15,7 @@ one pytest process can drive both. Processes started here are stopped by PID.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pwd
 import shutil
@@ -70,7 +71,8 @@ def root_runtime(tmp_path_factory):
 
 
 def _python_env_for(user_dir: Path) -> Path:
-    """A venv of the system Python with ipykernel and the installed `e2b` package, readable
+    """A venv of the system Python with ipykernel (and bash_kernel and Deno where this
+    session has them) and the installed `e2b` package, readable
     by any user. Built once per session (pip's cache makes it quick)."""
     import e2b
 
@@ -85,7 +87,14 @@ def _python_env_for(user_dir: Path) -> Path:
         "--quiet",
         "--disable-pip-version-check",
     ]
-    subprocess.run([*pip, "ipykernel"], check=True, timeout=600)
+    # The other kernels this session's environment has (bash, Deno), so that every kind of
+    # kernel runs in both privilege modes.
+    extra = [
+        pkg
+        for pkg, mod in (("bash_kernel", "bash_kernel"), ("deno", "deno"))
+        if importlib.util.find_spec(mod) is not None
+    ]
+    subprocess.run([*pip, "ipykernel", *extra], check=True, timeout=600)
     site = next((venv / "lib").glob("python3*/site-packages"))
     # A copy of the e2b package that runs this session (with its native extension).
     shutil.copytree(

@@ -20,6 +20,15 @@ MALICIOUS = {
     "pivot_root": ("sc(155, b'/tmp', b'/tmp')", {"EPERM"}),
     "chroot": ("sc(161, b'/tmp')", {"EPERM"}),
     "open_tree": ("sc(428, -100, b'/usr', 1)", {"EPERM"}),
+    # open_tree_attr (6.15): a writable clone of /proc/sys would be the prize.
+    "open_tree_attr": ("sc(467, -100, b'/proc/sys', 1, 0, 0)", {"EPERM"}),
+    "quotactl_fd": ("sc(443, 0, 0, 0, 0)", {"EPERM"}),
+    "fanotify_init": ("sc(300, 0, 0)", {"EPERM"}),
+    # io_setup takes from fs.aio-max-nr, one pool for the whole host.
+    "io_setup": ("sc(206, 65536, ctypes.byref(ctypes.c_ulong(0)))", {"ENOSYS"}),
+    # Numbers above the reviewed maximum (469) answer ENOSYS, whatever the kernel has.
+    "beyond_reviewed": ("sc(470, 0, 0, 0)", {"ENOSYS"}),
+    "beyond_reviewed_far": ("sc(1023, 0, 0, 0)", {"ENOSYS"}),
     "fsopen": ("sc(430, b'tmpfs', 0)", {"EPERM"}),
     "unshare_user": ("sc(272, 0x10000000)", {"EPERM"}),
     "unshare_mount": ("sc(272, 0x00020000)", {"EPERM"}),
@@ -66,6 +75,11 @@ HARMLESS = {
     "pty": "errno_of(lambda: [os.close(fd) for fd in os.openpty()])",
     "mmap": "errno_of(lambda: __import__('mmap').mmap(-1, 4096).close())",
     "uname": "errno_of(os.uname)",
+    # Reviewed and allowed; on a kernel older than the call, ENOSYS is the kernel's own answer.
+    "statx": "sc(332, -100, b'/', 0, 0xfff, ctypes.create_string_buffer(256))",
+    "listxattrat": "new_call(6, 13, lambda: sc(465, -100, b'/tmp', 0, 0, 0))",
+    "mseal": "new_call(6, 10, lambda: sc(462, MAP, 4096, 0))",
+    "statmount": "new_call(6, 8, statmount_root)",
 }
 
 HELPERS = r"""
@@ -88,6 +102,25 @@ def tiocsti():
         return errno_of(lambda: fcntl.ioctl(s, termios.TIOCSTI, b'x'))
     finally:
         os.close(m); os.close(s)
+def new_call(major, minor, fn):
+    release = tuple(int(x) for x in os.uname().release.split('-')[0].split('.')[:2])
+    r = fn()
+    return "ok" if release < (major, minor) and r == "ENOSYS" else r
+import mmap
+_map = mmap.mmap(-1, 4096)
+MAP = ctypes.addressof(ctypes.c_char.from_buffer(_map))
+def statmount_root():
+    # statmount(mnt_id_req{size 24, spare, mnt_id of /, param STATMOUNT_SB_BASIC}, buf, 512, 0)
+    req = (ctypes.c_uint64 * 3)()
+    req[0] = 24  # size (u32) + spare (u32)
+    # mnt_id_req.mnt_id is the unique 64-bit id; statx(STATX_MNT_ID_UNIQUE) gives it.
+    buf = ctypes.create_string_buffer(256)
+    if sc(332, -100, b'/', 0, 0x4000, buf) != "ok":
+        return "ENOSYS"
+    req[1] = int.from_bytes(buf.raw[144:152], 'little')
+    req[2] = 1
+    out = ctypes.create_string_buffer(512)
+    return sc(457, req, out, 512, 0)
 PARENT = os.getpid()
 """
 

@@ -4,6 +4,7 @@ exist. Per-sandbox limits come from metadata (`e2b-local:*`), defaults from the 
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -203,3 +204,91 @@ def test_v2_backend_is_reported_where_unavailable(runtime):
     )
     # The daemon runs the v1 backend and says so in its log.
     assert "cgroup v1 under" in (runtime.state_dir / "serve.log").read_text()
+
+
+# Fills every writable mount the caller sees (from /proc/self/mountinfo), and the usual
+# writable places whether or not they are mounts, until each refuses, keeping what it wrote;
+# prints {place: [bytes, errno or None]}. With the argument "twin" it writes (and removes)
+# 1 MiB in each instead.
+FILL_EVERY_MOUNT = r"""
+import errno, json, os, stat, sys
+def writable_mounts():
+    out = []
+    for line in open('/proc/self/mountinfo'):
+        f = line.split()
+        sep = f.index('-')
+        opts = f[5].split(',') + f[sep + 3].split(',')
+        if 'ro' not in opts:
+            out.append(f[4].replace('\\040', ' '))
+    return out
+def fill(path, limit=None):
+    n = 0
+    chunk = b'\0' * (64 << 10)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    except OSError as e:
+        return [0, errno.errorcode[e.errno]]
+    try:
+        while limit is None or n < limit:
+            n += os.write(fd, chunk)
+    except OSError as e:
+        return [n, errno.errorcode[e.errno]]
+    finally:
+        os.close(fd)
+    return [n, None]
+def target(mp):
+    st = os.stat(mp)
+    if stat.S_ISDIR(st.st_mode):
+        return os.path.join(mp, f'.fill-{os.getuid()}')
+    if stat.S_ISREG(st.st_mode):
+        return mp
+    return None  # a device node (/dev/null, …) stores nothing
+places = writable_mounts() + ['/tmp', '/home/user', '/dev/shm', '/run', '/root', '/dev']
+places = [p for i, p in enumerate(places) if p not in places[:i] and os.path.exists(p)]
+got = {}
+for mp in places:
+    t = target(mp)
+    if sys.argv[1:] == ['twin']:
+        if t is not None and os.path.isdir(mp):
+            got[mp] = fill(t + '.twin', 1 << 20)
+            if got[mp][1] is None:
+                os.unlink(t + '.twin')
+    elif t is not None:
+        got[mp] = fill(t)
+print(json.dumps(got))
+"""
+
+
+def test_every_writable_mount_shares_the_one_disk_limit(runtime):
+    """`/dev/shm`, `/run`, `/tmp`, `/home/user`, `/` and `/usr` (root mode) — whatever is
+    writable, as the user and as root — draw on one budget: filling all of them stores at
+    most the disk limit."""
+    limit = 16 << 20
+    sbx = runtime.create(metadata={"e2b-local:disk-mb": "16"}, timeout=120)
+    try:
+        sbx.files.write("/tmp/fill.py", FILL_EVERY_MOUNT)
+        python = run(sbx, "import sys; print(sys.executable)").strip()
+        users = ["user", "root"] if runtime.mode == "root" else ["user"]
+        def fill(user: str, mode: str = "") -> dict:
+            r = sbx.commands.run(f"{python} /tmp/fill.py {mode}", user=user, timeout=120)
+            return json.loads(r.stdout.strip().splitlines()[-1])
+
+        # Twin: writing below the limit works in each writable place the user may write.
+        twin = fill("user", "twin")
+        for mp in ("/tmp", "/home/user", "/dev/shm"):
+            assert twin.get(mp) == [1 << 20, None], (mp, twin)
+        if runtime.mode == "root":
+            twin = fill("root", "twin")
+            for mp in ("/", "/usr", "/run", "/dev/shm", "/root", "/dev"):
+                assert twin.get(mp) == [1 << 20, None], (mp, twin)
+        full = [fill(user) for user in users]
+        stored = sum(n for res in full for n, _ in res.values())
+        assert stored <= limit, full
+        assert stored >= limit // 2, full  # the budget is usable
+        # Every place that took bytes ended on ENOSPC: nothing has a budget of its own.
+        for res in full:
+            for mp, (n, err) in res.items():
+                if n:
+                    assert err == "ENOSPC", (mp, n, err)
+    finally:
+        sbx.kill()

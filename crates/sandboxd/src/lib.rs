@@ -7,6 +7,7 @@
 //!   uid mapping) and launching the in-sandbox agent.
 //! * [`agent`]: the process that runs *inside* a sandbox and operates it from there (envd's
 //!   role in E2B): code-interpreter API over Jupyter kernels, and later files/commands.
+//! * [`fds`]: what descriptors a started process may inherit (only those its spawn path names).
 //! * [`cli`]: the `e2b-local` command line (`serve`, `status`, `list`, `kill`, `stop`, `env`).
 //! * [`route`]: the one parser of data-plane requests, shared by the daemon's proxy and the
 //!   agent.
@@ -14,5 +15,6 @@
 pub mod agent;
 pub mod cli;
 pub mod daemon;
+pub mod fds;
 pub mod route;
 pub mod sandbox;

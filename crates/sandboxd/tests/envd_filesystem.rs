@@ -10,7 +10,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use e2b_wire::connect::Code;
 use envd_support::*;
-use sandbox_support::{spawn, test_env};
+use sandbox_support::{request, spawn, test_env, unique_id};
+use sandboxd::sandbox::cgroup::Limits;
+use sandboxd::sandbox::SandboxProcess;
 use serde_json::json;
 
 const FS: &str = "/filesystem.Filesystem/";
@@ -156,7 +158,14 @@ async fn rpcs_act_as_the_user() {
 #[tokio::test]
 async fn files_up_and_down() {
     let Some(env) = test_env(false) else { return };
-    let sbx = spawn(&env, "fsfiles", false).await;
+    // A small writable layer (every writable place, /dev/shm too, shares it) for the full-disk
+    // case at the end.
+    let mut req = request(&unique_id("fsfiles"), false);
+    req.limits = Some(Limits {
+        disk_mb: 32,
+        ..env.rt.limits
+    });
+    let sbx = SandboxProcess::spawn(&env.rt, req).await.unwrap();
 
     // Multipart: the path travels in the part's filename, directories included.
     let body = "--XX\r\nContent-Disposition: form-data; name=\"file\"; filename=\"d/one.txt\"\r\nContent-Type: text/plain\r\n\r\nONE\r\n\

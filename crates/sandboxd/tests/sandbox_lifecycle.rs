@@ -35,10 +35,20 @@ async fn kill_removes_processes_and_files() {
     let dir = sbx.sandbox_dir().to_path_buf();
     assert!(sbx.agent_socket().exists());
     assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
-    // The init runs as the sandbox's root: host uid 100000, not 0.
+    // The init runs as the sandbox's root: the first host uid of its range (100000 + k × 65536),
+    // not 0.
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
-    assert!(uid_line.contains("100000"), "{uid_line}");
+    let uids: Vec<u32> = uid_line
+        .split_whitespace()
+        .skip(1)
+        .map(|u| u.parse().unwrap())
+        .collect();
+    assert!(
+        uids.iter()
+            .all(|u| *u >= 100_000 && (u - 100_000) % 65_536 == 0),
+        "{uid_line}"
+    );
     sbx.kill().await;
     assert!(!dir.exists(), "{} left behind", dir.display());
     assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());

@@ -46,6 +46,12 @@ pub fn run_agent() -> i32 {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .try_init();
+    // What the launcher passed (listener, config, memory events) stays ours: no child may
+    // inherit it, whichever way it is started (`crate::fds`).
+    if let Err(e) = crate::fds::cloexec_from(config::LISTEN_FD) {
+        eprintln!("sandbox agent: cannot mark its descriptors close-on-exec: {e}");
+        return 2;
+    }
     let config = match AgentConfig::from_inherited_fd() {
         Ok(c) => c,
         Err(e) => {

@@ -1,20 +1,21 @@
 //! The idmapped, read-only view of the host `/usr` that a root daemon gives every sandbox as
 //! the lower layer of its `/usr` overlay (platform-notes §2, mode D; `idmap.c`).
 //!
-//! Sandbox ids 0.. map to host [`super::SUBID_BASE`].., so host root's files would show as
-//! `nobody` inside and the overlay could not copy them up: writes under `/usr` would fail. An
-//! idmapped mount shifts ownership in the view only (host 0 appears as host 100000, which is
-//! sandbox root), so copy-ups and `pip install` into `/usr/local` work and land in the
-//! sandbox's own upper layer; the host `/usr` stays untouched (the mount is read-only).
+//! Sandbox ids 0.. map to a host range from [`super::SUBID_BASE`] on, so host root's files
+//! would show as `nobody` inside and the overlay could not copy them up: writes under `/usr`
+//! would fail. An idmapped mount shifts ownership in the view only (host 0 appears as the
+//! range's first id, which is sandbox root), so copy-ups and `pip install` into `/usr/local`
+//! work and land in the sandbox's own upper layer; the host `/usr` stays untouched (the mount
+//! is read-only).
 //!
-//! One helper user namespace with the sandbox mapping is created per daemon and kept by fd;
-//! each sandbox gets its own detached clone of the mount (`open_tree(OPEN_TREE_CLONE)` of an
-//! idmapped tree), attached by the launch child inside its own mount namespace — nothing is
-//! ever mounted in the host's namespace.
+//! A helper user namespace with the sandbox's mapping is created for each sandbox (its id
+//! range is its own) and only lives on in the idmapped mount: each sandbox gets its own
+//! detached clone of the mount (`open_tree(OPEN_TREE_CLONE)` of an idmapped tree), attached by
+//! the launch child inside its own mount namespace — nothing is ever mounted in the host's
+//! namespace.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::OnceLock;
 
 #[repr(C)]
 struct MountAttr {
@@ -76,20 +77,13 @@ fn helper_userns(base: u32, count: u32) -> io::Result<OwnedFd> {
     result
 }
 
-fn shared_userns(base: u32, count: u32) -> Result<&'static OwnedFd, String> {
-    static NS: OnceLock<Result<OwnedFd, String>> = OnceLock::new();
-    NS.get_or_init(|| {
-        helper_userns(base, count)
-            .map_err(|e| format!("cannot create the idmap user namespace: {e}"))
-    })
-    .as_ref()
-    .map_err(Clone::clone)
-}
-
 /// A detached, read-only, idmapped clone of host `/usr` for one sandbox (close-on-exec; the
 /// launch child attaches it with `move_mount` before it execs).
 pub fn idmapped_usr(base: u32, count: u32) -> Result<OwnedFd, String> {
-    let ns = shared_userns(base, count)?;
+    // One per sandbox (each has its own range); the idmapped mount keeps the namespace
+    // alive, the daemon keeps nothing.
+    let ns = helper_userns(base, count)
+        .map_err(|e| format!("cannot create the idmap user namespace: {e}"))?;
     let fd = unsafe {
         libc::syscall(
             libc::SYS_open_tree,

@@ -80,6 +80,12 @@ pub(crate) enum Step {
         contents: Vec<u8>,
         mode: u32,
     },
+    /// Writes `value` to an existing `/proc/sys` file; one this kernel does not have (ENOENT)
+    /// is skipped, since it cannot be drawn on either.
+    Sysctl {
+        path: CString,
+        value: Vec<u8>,
+    },
     /// `pivot_root(new, new)` then detach the old root, the trick from pivot_root(2).
     PivotRoot {
         new_root: CString,
@@ -120,6 +126,9 @@ impl Step {
             Step::Chown { path, .. } => format!("chown {}", s(path)),
             Step::SetAttr { path, .. } => format!("set mount attributes of {}", s(path)),
             Step::WriteFile { path, .. } => format!("write {}", s(path)),
+            Step::Sysctl { path, value } => {
+                format!("set {} to {}", s(path), String::from_utf8_lossy(value))
+            }
             Step::PivotRoot { new_root } => format!("pivot_root into {}", s(new_root)),
             Step::Chdir { path } => format!("chdir {}", s(path)),
             Step::Hostname { .. } => "sethostname".into(),
@@ -169,6 +178,11 @@ pub(crate) struct ChildPlan {
     pub cgroup_procs: Vec<std::path::PathBuf>,
     /// seccomp programs (see [`super::seccomp`]) installed, in order, right before `exec`.
     pub seccomp: Vec<seccompiler::BpfProgram>,
+    /// `(resource, limit)`: soft and hard limits set right before `exec` ([`super::pools`]).
+    pub rlimits: Vec<(libc::__rlimit_resource_t, u64)>,
+    /// Root daemon: the host uid that owns the sandbox's user namespace (its ucounts roll up
+    /// to it, see [`super::pools::IdRange`]) instead of the daemon's root.
+    pub userns_owner: Option<u32>,
     pub exec: ExecSpec,
 }
 
@@ -217,6 +231,7 @@ const STEP_FDS: u32 = u32::MAX - 2;
 const STEP_PRCTL: u32 = u32::MAX - 3;
 const STEP_EXEC: u32 = u32::MAX - 4;
 const STEP_SECCOMP: u32 = u32::MAX - 5;
+const STEP_RLIMIT: u32 = u32::MAX - 6;
 /// `STEP_OPEN | i`: opening `opens[i]`.
 const STEP_OPEN: u32 = 0x8000_0000;
 /// Most host paths one sandbox binds.
@@ -332,13 +347,15 @@ fn launch_now(plan: &ChildPlan) -> Result<Launched, LaunchError> {
     };
     // SAFETY: without CLONE_VM this is a fork: the child gets a copy of this thread only and
     // runs `child_main`, which only makes raw system calls on memory prepared above.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_clone3,
-            &args as *const CloneArgs,
-            std::mem::size_of::<CloneArgs>(),
-        )
-    };
+    let mut ret = unsafe { clone3_owned_by(plan.userns_owner, &args) };
+    if ret < 0 && plan.userns_owner.is_some() {
+        // A host that lets only root create user namespaces: root owns this one, and its
+        // ucounts roll up to host root (within the sandbox's own caps).
+        let e = io::Error::last_os_error();
+        tracing::warn!("a user namespace owned by a sandbox uid was refused ({e}); root owns it");
+        // SAFETY: as above.
+        ret = unsafe { clone3_owned_by(None, &args) };
+    }
     if ret < 0 {
         return Err(LaunchError::Clone(io::Error::last_os_error()));
     }
@@ -422,6 +439,7 @@ fn launch_now(plan: &ChildPlan) -> Result<Launched, LaunchError> {
             STEP_PRCTL => "setting no_new_privs / parent-death signal".to_string(),
             STEP_EXEC => format!("exec of the agent {}", plan.exec.path.to_string_lossy()),
             STEP_SECCOMP => "installing the seccomp filter".to_string(),
+            STEP_RLIMIT => "setting the sandbox's resource limits".to_string(),
             i if i & STEP_OPEN != 0 => format!(
                 "opening {}",
                 plan.opens
@@ -447,6 +465,51 @@ fn launch_now(plan: &ChildPlan) -> Result<Launched, LaunchError> {
             Err(e)
         }
     }
+}
+
+fn raw_clone3(args: &CloneArgs) -> libc::c_long {
+    // SAFETY: see `clone3_owned_by`.
+    unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    }
+}
+
+/// `clone3` with the calling (launcher) thread's effective uid set to `owner` for the call,
+/// so the new user namespace is owned by `owner` (`create_user_ns` takes the creator's euid).
+/// Raw system calls: credentials are per thread in the kernel, and only this thread changes.
+/// The filesystem uid stays 0, so the child can still open host paths as before; the saved
+/// uid stays 0, so the thread always gets root back. (A change of euid also makes the daemon
+/// process non-dumpable, as setuid programs are: harmless, and stricter, for a root daemon.)
+/// Returns what `clone3` returned (0 in the child, which keeps the borrowed ids until it sets
+/// its own).
+///
+/// # Safety
+/// `args` must describe a fork-like clone whose child never returns to Rust code that
+/// allocates or locks (see `child_main`).
+unsafe fn clone3_owned_by(owner: Option<u32>, args: &CloneArgs) -> libc::c_long {
+    let Some(owner) = owner else {
+        return raw_clone3(args);
+    };
+    const KEEP: libc::uid_t = libc::uid_t::MAX;
+    if libc::syscall(libc::SYS_setresuid, KEEP, owner, KEEP) != 0 {
+        return raw_clone3(args);
+    }
+    libc::syscall(libc::SYS_setfsuid, 0);
+    let ret = raw_clone3(args);
+    if ret == 0 {
+        return 0;
+    }
+    let errno = *libc::__errno_location();
+    if libc::syscall(libc::SYS_setresuid, KEEP, 0, KEEP) != 0 {
+        // Cannot happen (the saved uid is 0); a launcher that is not root must not go on.
+        panic!("the sandbox launcher cannot become root again");
+    }
+    *libc::__errno_location() = errno;
+    ret
 }
 
 /// Reports `(step, errno)` and exits. Async-signal-safe.
@@ -541,15 +604,25 @@ unsafe fn child_main(
             fail(err_fd, STEP_FDS);
         }
     }
-    let first_free = plan.fds.iter().map(|(_, d)| *d + 1).max().unwrap_or(3) as libc::c_uint;
-    if libc::syscall(
-        libc::SYS_close_range,
-        first_free,
-        libc::c_uint::MAX,
-        libc::CLOSE_RANGE_CLOEXEC,
-    ) != 0
-    {
+    let first_free = plan.fds.iter().map(|(_, d)| *d + 1).max().unwrap_or(3);
+    if crate::fds::cloexec_from(first_free).is_err() {
         fail(err_fd, STEP_FDS);
+    }
+    for (resource, limit) in &plan.rlimits {
+        let lim = libc::rlimit64 {
+            rlim_cur: *limit,
+            rlim_max: *limit,
+        };
+        if libc::syscall(
+            libc::SYS_prlimit64,
+            0,
+            *resource,
+            &lim as *const libc::rlimit64,
+            std::ptr::null_mut::<libc::rlimit64>(),
+        ) != 0
+        {
+            fail(err_fd, STEP_RLIMIT);
+        }
     }
     if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
         || libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0
@@ -758,6 +831,23 @@ unsafe fn run_step(step: &Step, slots: &[RawFd]) -> libc::c_int {
             }
             libc::fchmod(fd, *mode);
             libc::close(fd)
+        }
+        Step::Sysctl { path, value } => {
+            let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+            if fd < 0 {
+                return if *libc::__errno_location() == libc::ENOENT {
+                    0
+                } else {
+                    -1
+                };
+            }
+            let n = libc::write(fd, value.as_ptr().cast(), value.len());
+            libc::close(fd);
+            if n == value.len() as isize {
+                0
+            } else {
+                -1
+            }
         }
         Step::PivotRoot { new_root } => {
             if libc::chdir(new_root.as_ptr()) != 0 {

@@ -6,8 +6,9 @@
 //!
 //! A sandbox is a process tree in fresh user, mount, pid, net, ipc, uts and cgroup namespaces
 //! whose pid 1 is the agent ([`crate::agent`]). As root, sandbox uids/gids 0..65535 map to
-//! host [`SUBID_BASE`]..; as an ordinary user, only sandbox uid/gid 1000 exists, mapped to the
-//! daemon's own ids (everything, agent included, runs as `user` then). The root file system is
+//! a host range of their own from [`SUBID_BASE`] on; as an ordinary user, only sandbox
+//! uid/gid 1000 exists, mapped to the daemon's own ids (everything, agent included, runs as
+//! `user` then). The root file system is
 //! built by [`rootfs`] (with [`idmap`] for a root daemon's writable `/usr`); the fork-safe
 //! launch is in [`launch`]. Confinement: [`cgroup`] (limits, freeze, kill), [`seccomp`]
 //! (installed before the agent's exec), [`landlock`] (applied by the agent), [`network`]
@@ -18,6 +19,7 @@ mod idmap;
 pub mod landlock;
 mod launch;
 pub mod network;
+pub mod pools;
 mod python_env;
 mod rootfs;
 pub mod seccomp;
@@ -45,10 +47,10 @@ pub use cgroup::Limits;
 pub use python_env::{discover as describe_python, PythonEnv};
 pub use rootfs::{HOSTNAME, USER_ID};
 
-/// First host uid/gid of the range sandbox ids 0..[`SUBID_COUNT`] map to when the daemon is
-/// root. Every sandbox shares the range: they cannot reach each other's processes, files or
-/// sockets (separate pid, mount, net and ipc namespaces), and none of these ids is a real
-/// host user.
+/// First host uid/gid of the ranges sandbox ids 0..[`SUBID_COUNT`] map to when the daemon is
+/// root: each live sandbox has a range of its own, `SUBID_BASE + k × SUBID_COUNT`
+/// ([`pools::IdRange`]), so the kernel's per-uid accounting is per sandbox; none of these ids
+/// is a real host user.
 pub const SUBID_BASE: u32 = 100_000;
 /// Size of that range.
 pub const SUBID_COUNT: u32 = 65_536;
@@ -198,6 +200,8 @@ pub struct SandboxProcess {
     removed: Mutex<bool>,
     cgroup: Option<Arc<SandboxCgroup>>,
     slirp: Option<Arc<SlirpHandle>>,
+    /// Its host id range (root daemon), free for another sandbox once this is gone.
+    _ids: Option<pools::IdRange>,
     limits: Limits,
     notes: Vec<String>,
 }
@@ -210,7 +214,26 @@ impl SandboxProcess {
     ) -> Result<SandboxProcess, SpawnError> {
         check_id(&req.sandbox_id)?;
         let t0 = std::time::Instant::now();
-        let ids = id_mode()?;
+        let mut ids = id_mode()?;
+        // Root daemon: a host id range of its own, whose first id owns the sandbox's user
+        // namespace (`pools::IdRange`).
+        let range = match ids {
+            IdMode::Root { base, count } => {
+                let range = pools::IdRange::take(base, count).ok_or_else(|| {
+                    SpawnError::Setup(format!(
+                        "too many sandboxes: each needs a host id range of its own, and all {} \
+                         are in use",
+                        pools::MAX_RANGES
+                    ))
+                })?;
+                ids = IdMode::Root {
+                    base: range.base,
+                    count,
+                };
+                Some(range)
+            }
+            IdMode::Unprivileged { .. } => None,
+        };
         let limits = req.limits.unwrap_or(rt.limits);
         let mut notes = rt.isolation.notes();
         let sandbox_python = req.python.clone().unwrap_or_else(|| rt.python.clone());
@@ -384,6 +407,8 @@ impl SandboxProcess {
                 .map(|c| c.paths().iter().map(|p| p.join("cgroup.procs")).collect())
                 .unwrap_or_default(),
             seccomp: seccomp_programs()?,
+            rlimits: pools::rlimits(),
+            userns_owner: range.as_ref().map(|r| r.base),
         };
         let t_setup = t0.elapsed();
         let launched = launch::launch(plan).await.map_err(launch_error)?;
@@ -439,6 +464,7 @@ impl SandboxProcess {
             removed: Mutex::new(false),
             cgroup,
             slirp,
+            _ids: range,
             limits,
             notes,
         };
@@ -777,16 +803,18 @@ fn memfd_with(contents: &[u8]) -> std::io::Result<std::fs::File> {
     Ok(f)
 }
 
-/// The `python -I -S -c` program that loads `e2b._native` from the inherited fd and runs the
-/// agent (see `agent::run_agent`).
+/// The `python -I -S -c` program that loads `e2b._native` from the inherited fd, closes the
+/// fd (the loaded module no longer needs it, and nothing the agent starts may reach the file)
+/// and runs the agent (see `agent::run_agent`).
 fn python_bootstrap() -> String {
     format!(
-        "import sys\n\
+        "import os, sys\n\
          from importlib.machinery import ExtensionFileLoader\n\
          from importlib.util import spec_from_loader, module_from_spec\n\
          loader = ExtensionFileLoader('e2b._native', '/proc/self/fd/{fd}')\n\
          module = module_from_spec(spec_from_loader('e2b._native', loader))\n\
          loader.exec_module(module)\n\
+         os.close({fd})\n\
          sys.exit(module.agent_main())\n",
         fd = agent_config::EXTENSION_FD
     )
@@ -905,5 +933,6 @@ mod tests {
         let b = python_bootstrap();
         assert!(b.contains("/proc/self/fd/5"));
         assert!(b.contains("agent_main()"));
+        assert!(b.find("os.close(5)") < b.find("agent_main()"));
     }
 }

@@ -122,6 +122,8 @@ impl SlirpHandle {
                 Ok(())
             });
         }
+        // Its exit and ready fds, nothing else of the daemon's.
+        crate::fds::inherit_only(&mut cmd, 5);
         let child = cmd.spawn()?;
         drop((exit_r, ready_w));
         let handle = SlirpHandle {

@@ -88,7 +88,8 @@ fn probe(python: &Path) -> Result<PythonEnv, SpawnError> {
             python.display()
         )));
     }
-    let out = std::process::Command::new(python)
+    let mut cmd = std::process::Command::new(python);
+    let out = crate::fds::inherit_only(&mut cmd, 3)
         .args(["-s", "-c", &format!("{KERNEL_PROBE_DEFS}\n{PROBE}")])
         .env_clear()
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")

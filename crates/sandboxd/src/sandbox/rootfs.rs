@@ -1,9 +1,11 @@
 //! The sandbox's root filesystem, as a list of [`Step`]s for the fork-safe child.
 //!
-//! Layout (platform-notes §2): one tmpfs, **the writable layer**, sized by the disk limit,
-//! holds everything the sandbox writes — the root directory with `/tmp`, `/home/user`,
-//! `/root`, `/etc`, `/var`, … and, for a root daemon, the upper layer of the `/usr` overlay —
-//! so one quota covers every write and all of it vanishes with the sandbox's mount namespace.
+//! Layout: one tmpfs, **the writable layer**, sized by the disk limit, holds everything the
+//! sandbox can write — the root directory with `/tmp`, `/home/user`, `/root`, `/etc`, `/var`,
+//! `/run`, `/dev` with `/dev/shm`, … and, for a root daemon, the upper layer of the `/usr`
+//! overlay — so one quota covers every write and all of it vanishes with the sandbox's mount
+//! namespace. No other writable file system is mounted: a writable place that must stay
+//! writable under a read-only `/` is a bind of a directory of the layer onto itself.
 //!
 //! * root daemon: `/` stays writable; `/usr` is an overlay whose lower layer is an idmapped,
 //!   read-only view of the host `/usr` ([`super::idmap`]), so `pip install` and writes
@@ -12,10 +14,11 @@
 //!   and `/home/user` (with `~/.local`, i.e. user site-packages) stay writable.
 //!
 //! Also: a filtered `/etc` (a few host files bound read-only plus generated `passwd`, `group`,
-//! `hosts`, `hostname`, `nsswitch.conf`); a fresh `/proc` whose `/proc/sys` is read-only (and
-//! `user.max_user_namespaces` 0 in the sandbox's own user namespace); read-only `/sys`; a
-//! minimal `/dev`; a tmpfs `/run` (with `/run/e2b` markers); the Python environment bound
-//! read-only at its host paths.
+//! `hosts`, `hostname`, `nsswitch.conf`); a fresh `/proc` whose `/proc/sys` is read-only,
+//! after the per-sandbox caps of `/proc/sys/user` are written in the sandbox's own user
+//! namespace ([`super::pools`]); read-only `/sys`; a minimal `/dev` with its own devpts
+//! instance of at most [`super::pools::PTY_MAX`] ptys; `/run` (with `/run/e2b` markers); the
+//! Python environment bound read-only at its host paths.
 //!
 //! Every host path the sandbox gets is opened here (`O_PATH`) by the daemon and bound from
 //! `/proc/self/fd/N`: the child runs as the sandbox's root (an unprivileged host uid) and
@@ -27,16 +30,13 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use super::launch::{Step, MAX_OPENS};
+use super::pools;
 use super::SpawnError;
 
 /// Sandbox uid/gid of `user`.
 pub const USER_ID: u32 = 1000;
 /// Hostname inside every sandbox.
 pub const HOSTNAME: &str = "sandbox";
-
-/// Sizes of the small extra tmpfs mounts (the writable layer is sized by the disk limit).
-const SHM_SIZE: &str = "64m";
-const RUN_SIZE: &str = "16m";
 
 /// Host `/etc` entries the sandbox sees (read-only), if they exist.
 const ETC_KEEP: &[&str] = &[
@@ -156,18 +156,6 @@ impl Builder {
         self.steps.push(Step::Symlink {
             target: cstr(target),
             path,
-        });
-    }
-
-    fn tmpfs(&mut self, inside: &str, flags: libc::c_ulong, data: &str) {
-        let target = self.p(inside);
-        self.steps.push(Step::Mount {
-            source: cstr("tmpfs"),
-            target,
-            fstype: Some(cstr("tmpfs")),
-            flags,
-            data: Some(cstr(data)),
-            optional: false,
         });
     }
 
@@ -334,13 +322,13 @@ pub fn plan(spec: &RootfsSpec<'_>) -> Result<RootfsPlan, SpawnError> {
         data: None,
         optional: false,
     });
-    // No nested user namespaces (scoped to the sandbox's own user namespace; seccomp denies
-    // them too), then /proc/sys read-only: sandbox root owns its namespaces' sysctls.
-    if spec.full_id_range {
-        b.steps.push(Step::WriteFile {
-            path: b.p("/proc/sys/user/max_user_namespaces"),
-            contents: b"0".to_vec(),
-            mode: 0o644,
+    // The per-sandbox caps of the kernel's shared pools (scoped to the sandbox's own user
+    // namespace, including no nested namespaces), then /proc/sys read-only: sandbox root
+    // owns its namespaces' sysctls.
+    for (name, value) in pools::USER_SYSCTLS {
+        b.steps.push(Step::Sysctl {
+            path: b.p(&format!("/proc/sys/user/{name}")),
+            value: value.to_string().into_bytes(),
         });
     }
     b.steps.push(Step::BindPath {
@@ -358,13 +346,8 @@ pub fn plan(spec: &RootfsSpec<'_>) -> Result<RootfsPlan, SpawnError> {
         optional: true,
     });
 
-    // Minimal /dev.
+    // Minimal /dev, a directory of the layer.
     b.mkdir("/dev", 0o755);
-    b.tmpfs(
-        "/dev",
-        libc::MS_NOSUID | libc::MS_NOEXEC,
-        "mode=0755,size=64k",
-    );
     for dev in DEVICES {
         b.bind(&Path::new("/dev").join(dev), &format!("/dev/{dev}"), true)?;
     }
@@ -374,11 +357,11 @@ pub fn plan(spec: &RootfsSpec<'_>) -> Result<RootfsPlan, SpawnError> {
         target: b.p("/dev/pts"),
         fstype: Some(cstr("devpts")),
         flags: libc::MS_NOSUID | libc::MS_NOEXEC,
-        data: Some(cstr(if spec.full_id_range {
-            "newinstance,ptmxmode=0666,mode=0620,gid=5"
-        } else {
-            "newinstance,ptmxmode=0666,mode=0620"
-        })),
+        data: Some(cstr(format!(
+            "newinstance,ptmxmode=0666,mode=0620,max={}{}",
+            pools::PTY_MAX,
+            if spec.full_id_range { ",gid=5" } else { "" }
+        ))),
         optional: false,
     });
     b.symlink("pts/ptmx", "/dev/ptmx");
@@ -387,11 +370,6 @@ pub fn plan(spec: &RootfsSpec<'_>) -> Result<RootfsPlan, SpawnError> {
     b.symlink("/proc/self/fd/1", "/dev/stdout");
     b.symlink("/proc/self/fd/2", "/dev/stderr");
     b.mkdir("/dev/shm", 0o1777);
-    b.tmpfs(
-        "/dev/shm",
-        nosuid_nodev,
-        &format!("mode=1777,size={SHM_SIZE}"),
-    );
 
     // Writable places, all on the layer.
     b.mkdir("/tmp", 0o1777);
@@ -405,9 +383,11 @@ pub fn plan(spec: &RootfsSpec<'_>) -> Result<RootfsPlan, SpawnError> {
             gid: USER_ID,
         });
     }
+    b.mkdir("/run", 0o755);
     if !writable_root {
-        // Mount points of their own, so they stay writable when `/` turns read-only.
-        for d in ["/tmp", "/home/user"] {
+        // Mount points of their own, so they stay writable when `/` turns read-only; binds of
+        // the layer's directories, so they share its one size limit.
+        for d in ["/tmp", "/home/user", "/dev/shm", "/run"] {
             b.steps.push(Step::BindPath {
                 source: b.p(d),
                 target: b.p(d),
@@ -419,8 +399,6 @@ pub fn plan(spec: &RootfsSpec<'_>) -> Result<RootfsPlan, SpawnError> {
         b.mkdir(d, 0o755);
     }
     b.symlink("/tmp", "/var/tmp");
-    b.mkdir("/run", 0o755);
-    b.tmpfs("/run", nosuid_nodev, &format!("mode=0755,size={RUN_SIZE}"));
     b.mkdir("/run/e2b", 0o755);
     b.write("/run/e2b/.E2B_SANDBOX", b"true", 0o644);
     b.write(

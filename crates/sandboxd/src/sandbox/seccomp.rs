@@ -10,13 +10,40 @@
 //! swap changes, vsock (not namespaced) and `TIOCSTI` terminal injection. Everything else is
 //! allowed, so ordinary programs run unchanged. Foreign architectures are killed (the
 //! compiler checks `AUDIT_ARCH_X86_64`); x32 numbers of the denied calls are denied too.
+//!
+//! A deny-list only covers the calls it names, and kernels keep adding calls (`open_tree_attr`
+//! in 6.15 clones a mount like `open_tree`). So every number above [`MAX_REVIEWED`], the
+//! highest one reviewed here, answers ENOSYS, as on a kernel without it: a newer kernel never
+//! widens the surface unreviewed, and glibc falls back as it would on an older kernel. That
+//! also refuses every x32 call (bit 30 set) and out-of-range numbers.
+//!
+//! The review of the calls since the mount API (424..=469, x86_64): denied are `open_tree_attr`
+//! (467, a clone of a mount tree with new attributes) and `quotactl_fd` (443, as `quotactl`),
+//! with the io_uring (425-427) and mount calls (428-433, 442) above; `io_setup` (older) answers
+//! ENOSYS: its `fs.aio-max-nr` is one host-wide pool. Allowed, as Docker's
+//! default profile does: `pidfd_open`/`pidfd_send_signal`, `close_range`, `openat2`,
+//! `faccessat2`, `process_madvise`, `epoll_pwait2`, Landlock (444-446, it only restricts),
+//! `memfd_secret`, `process_mrelease`, `futex_waitv`, `set_mempolicy_home_node`, `cachestat`,
+//! `fchmodat2`, `map_shadow_stack`, `futex_wake/wait/requeue`, `statmount`/`listmount` (457,
+//! 458: what `/proc/self/mountinfo` shows; another namespace's mounts need CAP_SYS_ADMIN over
+//! its owner), `lsm_get_self_attr`/`lsm_set_self_attr`/`lsm_list_modules` (459-461: the
+//! `/proc/self/attr` interface), `mseal` (462, it only restricts), `setxattrat`, `getxattrat`,
+//! `listxattrat`, `removexattrat` (463-466: the `*xattr` calls with a directory fd),
+//! `file_getattr`/`file_setattr` (468, 469: the `FS_IOC_FS[GS]ETXATTR` ioctls as calls).
 
 use std::collections::BTreeMap;
 
 use seccompiler::{
-    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
-    SeccompRule, TargetArch,
+    sock_filter, BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition,
+    SeccompFilter, SeccompRule, TargetArch,
 };
+
+/// x86_64 numbers the `libc` crate does not name yet (`arch/x86/entry/syscalls/syscall_64.tbl`).
+const SYS_OPEN_TREE_ATTR: i64 = 467;
+
+/// The highest x86_64 system call number reviewed for this filter (`file_setattr`, Linux
+/// 6.17); everything above answers ENOSYS.
+pub const MAX_REVIEWED: u32 = 469;
 
 /// Denied outright (EPERM).
 const DENIED: &[(&str, i64)] = &[
@@ -25,6 +52,7 @@ const DENIED: &[(&str, i64)] = &[
     ("pivot_root", libc::SYS_pivot_root),
     ("chroot", libc::SYS_chroot),
     ("open_tree", libc::SYS_open_tree),
+    ("open_tree_attr", SYS_OPEN_TREE_ATTR),
     ("move_mount", libc::SYS_move_mount),
     ("fsopen", libc::SYS_fsopen),
     ("fsconfig", libc::SYS_fsconfig),
@@ -62,6 +90,7 @@ const DENIED: &[(&str, i64)] = &[
     ("adjtimex", libc::SYS_adjtimex),
     ("syslog", libc::SYS_syslog),
     ("quotactl", libc::SYS_quotactl),
+    ("quotactl_fd", libc::SYS_quotactl_fd),
     ("lookup_dcookie", libc::SYS_lookup_dcookie),
     ("iopl", libc::SYS_iopl),
     ("ioperm", libc::SYS_ioperm),
@@ -157,10 +186,15 @@ pub fn programs() -> Result<Vec<BpfProgram>, String> {
         arch,
     )
     .map_err(err)?;
-    // clone3 passes its flags in memory, where a filter cannot look: answer ENOSYS so libc
-    // falls back to clone(2), whose flags the filter above checks (Docker does the same).
+    // ENOSYS, as from a kernel without the call, so callers fall back. clone3 passes its
+    // flags in memory, where a filter cannot look: libc falls back to clone(2), whose flags
+    // the filter above checks (Docker does the same). io_setup draws on `fs.aio-max-nr`, one
+    // host-wide pool no namespace or cgroup divides (a sandbox could take all of it from the
+    // host's databases); libaio users fall back to threads, POSIX aio never used it.
     let mut c3 = BTreeMap::new();
     c3.insert(libc::SYS_clone3, vec![]);
+    c3.insert(libc::SYS_io_setup, vec![]);
+    c3.insert(libc::SYS_io_setup | X32_SYSCALL_BIT, vec![]);
     let clone3 = SeccompFilter::new(
         c3,
         SeccompAction::Allow,
@@ -169,9 +203,53 @@ pub fn programs() -> Result<Vec<BpfProgram>, String> {
     )
     .map_err(err)?;
     Ok(vec![
+        newer_than_reviewed(),
         BpfProgram::try_from(clone3).map_err(err)?,
         BpfProgram::try_from(deny).map_err(err)?,
     ])
+}
+
+/// ENOSYS for every number above [`MAX_REVIEWED`]. seccompiler compiles per-number maps and
+/// has no range rule, so this is a small program of our own; soundness: it reads only
+/// `seccomp_data.arch` (offset 4) and `.nr` (offset 0), both 32-bit and always present; it
+/// kills foreign architectures (as the compiled filters do), compares `nr` unsigned (so
+/// negative numbers and the x32 bit count as "above"), and every path ends in a `RET`.
+fn newer_than_reviewed() -> BpfProgram {
+    let stmt = |code: u32, k: u32| sock_filter {
+        code: code as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let jump = |code: u32, k: u32, jt: u8, jf: u8| sock_filter {
+        code: code as u16,
+        jt,
+        jf,
+        k,
+    };
+    const AUDIT_ARCH_X86_64: u32 = 62 | 0x8000_0000 | 0x4000_0000;
+    vec![
+        stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 4),
+        jump(
+            libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K,
+            AUDIT_ARCH_X86_64,
+            1,
+            0,
+        ),
+        stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_KILL_PROCESS),
+        stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 0),
+        jump(
+            libc::BPF_JMP | libc::BPF_JGT | libc::BPF_K,
+            MAX_REVIEWED,
+            0,
+            1,
+        ),
+        stmt(
+            libc::BPF_RET | libc::BPF_K,
+            libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32,
+        ),
+        stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW),
+    ]
 }
 
 /// Names of the denied system calls (for docs and tests).
@@ -186,7 +264,7 @@ mod tests {
     #[test]
     fn compiles() {
         let p = programs().unwrap();
-        assert_eq!(p.len(), 2);
+        assert_eq!(p.len(), 3);
         assert!(p.iter().all(|p| !p.is_empty() && p.len() < 4096));
         assert!(denied_names().any(|n| n == "open_by_handle_at"));
     }
@@ -195,6 +273,8 @@ mod tests {
     #[test]
     fn denies_mount_allows_getpid() {
         let progs = programs().unwrap();
+        // Decided before the fork: the child must not allocate.
+        let has_file_setattr = kernel_at_least(6, 17);
         unsafe {
             let pid = libc::fork();
             if pid == 0 {
@@ -231,6 +311,39 @@ mod tests {
                 if r == 0 || *libc::__errno_location() != libc::ENOSYS {
                     libc::_exit(15);
                 }
+                // A call newer than the review, an x32 call, a nonsense number: ENOSYS.
+                for nr in [
+                    MAX_REVIEWED as i64 + 1,
+                    X32_SYSCALL_BIT | libc::SYS_getpid,
+                    -1,
+                ] {
+                    let r = libc::syscall(nr);
+                    if r != -1 || *libc::__errno_location() != libc::ENOSYS {
+                        libc::_exit(16);
+                    }
+                }
+                let r = libc::syscall(SYS_OPEN_TREE_ATTR, libc::AT_FDCWD, c"/".as_ptr(), 1, 0, 0);
+                if r == 0 || *libc::__errno_location() != libc::EPERM {
+                    libc::_exit(17);
+                }
+                // The reviewed maximum itself reaches the kernel (file_setattr with bad
+                // arguments: EFAULT/EINVAL/EBADF, or ENOSYS only from a kernel before 6.17).
+                let r = libc::syscall(MAX_REVIEWED as i64, -1, 0, 0, 0, 0);
+                let e = *libc::__errno_location();
+                if r == 0 || e == libc::EPERM || (e == libc::ENOSYS && has_file_setattr) {
+                    libc::_exit(18);
+                }
+                let mut st: libc::statx = std::mem::zeroed();
+                if libc::statx(
+                    libc::AT_FDCWD,
+                    c"/".as_ptr(),
+                    0,
+                    libc::STATX_BASIC_STATS,
+                    &mut st,
+                ) != 0
+                {
+                    libc::_exit(19);
+                }
                 libc::_exit(0);
             }
             let mut status = 0;
@@ -238,5 +351,15 @@ mod tests {
             assert!(libc::WIFEXITED(status), "status {status}");
             assert_eq!(libc::WEXITSTATUS(status), 0);
         }
+    }
+
+    fn kernel_at_least(major: u32, minor: u32) -> bool {
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+        let mut parts = release
+            .trim()
+            .split(['.', '-'])
+            .map(|p| p.parse::<u32>().unwrap_or(0));
+        let (a, b) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+        (a, b) >= (major, minor)
     }
 }

@@ -783,7 +783,7 @@ async fn drive(
 
 /// Runs in the forked child: new session (and the PTY as controlling terminal), the user's
 /// ids, the working directory, and every inherited descriptor above stderr marked
-/// close-on-exec (the agent's listening socket must never reach user code).
+/// close-on-exec (`crate::fds`: nothing of the agent's may reach user code).
 fn child_setup(is_pty: bool, creds: Option<&Creds>, cwd: &CString) -> std::io::Result<()> {
     let check = |rc: libc::c_int| {
         if rc < 0 {
@@ -804,15 +804,8 @@ fn child_setup(is_pty: bool, creds: Option<&Creds>, cwd: &CString) -> std::io::R
             check(libc::setuid(c.uid))?;
         }
         check(libc::chdir(cwd.as_ptr()))?;
-        // CLOSE_RANGE_CLOEXEC: std's own exec-status pipe is already close-on-exec.
-        libc::syscall(
-            libc::SYS_close_range,
-            3u32,
-            u32::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
-        );
     }
-    Ok(())
+    crate::fds::cloexec_from(3)
 }
 
 #[cfg(test)]

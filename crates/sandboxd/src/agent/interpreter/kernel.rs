@@ -151,6 +151,8 @@ impl Kernel {
         if let Some((uid, gid)) = spec.user_ids {
             cmd.uid(uid).gid(gid);
         }
+        // Only stdin/stdout/stderr reach the kernel (and the user code it runs).
+        crate::fds::inherit_only(&mut cmd, 3);
         let mut child = cmd.spawn().map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound && !Path::new(cwd).is_dir() {
                 format!(
