@@ -11,7 +11,7 @@ use bytes::Bytes;
 use e2b_wire::execution::OutputLine;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::{Body, Frame, Incoming};
+use hyper::body::{Body, Frame};
 use hyper::{Response, StatusCode};
 use tokio::sync::mpsc;
 use tokio::time::Sleep;
@@ -21,8 +21,12 @@ pub type Res = Response<ResBody>;
 
 /// A line is sent after this long without output, so a dead client is noticed.
 pub const KEEPALIVE: Duration = Duration::from_secs(5);
-/// Largest request body accepted (code, JSON).
-pub const MAX_BODY: usize = 64 << 20;
+/// Largest `POST /execute` body (the code, as JSON). The agent holds a body about three
+/// times on its way to the kernel (the bytes, the parsed code, the Jupyter message), so this
+/// keeps one request well inside the smallest useful sandbox (256 MiB).
+pub const MAX_EXECUTE_BODY: usize = 16 << 20;
+/// Largest body of the other JSON requests (`POST /contexts`: a language and a directory).
+pub const MAX_SMALL_BODY: usize = 64 << 10;
 
 pub fn full(status: StatusCode, content_type: Option<&str>, body: impl Into<Bytes>) -> Res {
     let mut b = Response::builder().status(status);
@@ -49,12 +53,21 @@ pub fn empty(status: StatusCode) -> Res {
     full(status, None, Bytes::new())
 }
 
-/// Reads a whole request body (bounded by [`MAX_BODY`]); the error is the response to send.
-pub async fn read_body(body: Incoming) -> Result<Bytes, Box<Res>> {
-    match Limited::new(body, MAX_BODY).collect().await {
+/// Reads a whole request body of at most `limit` bytes; the error is the response to send
+/// (413 past the limit, found as the bytes arrive: nothing beyond it is held).
+pub async fn read_body<B>(body: B, limit: usize) -> Result<Bytes, Box<Res>>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    match Limited::new(body, limit).collect().await {
         Ok(c) => Ok(c.to_bytes()),
-        Err(e) => Err(Box::new(text(
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(Box::new(text(
             StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body is larger than the limit of {limit} bytes"),
+        ))),
+        Err(e) => Err(Box::new(text(
+            StatusCode::BAD_REQUEST,
             format!("cannot read the request body: {e}"),
         ))),
     }
@@ -196,6 +209,18 @@ mod tests {
         let f = body.frame().await.unwrap().unwrap().into_data().unwrap();
         assert_eq!(&f[..], b"{\"type\":\"end_of_execution\"}\n");
         assert!(body.frame().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn bodies_past_their_limit_are_413() {
+        let body = |n: usize| http_body_util::Full::new(Bytes::from(vec![b' '; n]));
+        assert_eq!(read_body(body(100), 100).await.unwrap().len(), 100);
+        let res = read_body(body(101), 100).await.unwrap_err();
+        assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        // Deeply nested JSON is refused by the parser's depth limit, not by a stack overflow.
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let res = parse_json::<serde_json::Value>(deep.as_bytes()).unwrap_err();
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     }
 
     #[tokio::test]

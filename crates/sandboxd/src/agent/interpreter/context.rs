@@ -410,6 +410,7 @@ impl Actor {
                     Some(m) => run.on_shell(m),
                     None => kernel.terminate(),
                 },
+                Some(size) = kernel.dropped_rx.recv() => run.on_dropped(size),
             }
         };
         if matches!(end, JobEnd::KernelDied) {
@@ -465,6 +466,8 @@ struct Run {
     results_cut: bool,
     /// Result cap (a constant outside tests).
     max_results: usize,
+    /// A kernel message was dropped for its size (said once per execution).
+    dropped: bool,
 }
 
 impl Run {
@@ -481,6 +484,7 @@ impl Run {
             result_bytes: 0,
             results_cut: false,
             max_results: MAX_RESULT_BYTES,
+            dropped: false,
         }
     }
 
@@ -572,6 +576,19 @@ impl Run {
         }
     }
 
+    /// The kernel sent a message too large for the agent (see `relay.rs`, `wire.rs`): it is
+    /// gone, and the execution says so once, on stderr.
+    fn on_dropped(&mut self, size: u64) {
+        if self.dropped {
+            return;
+        }
+        self.dropped = true;
+        self.push(OutputLine::Stderr {
+            text: kernel_message_dropped_notice(size),
+            timestamp: super::wire::now_iso(),
+        });
+    }
+
     fn on_shell(&mut self, m: Incoming) {
         if m.parent_id.as_deref() != Some(self.msg_id.as_str()) || m.msg_type != "execute_reply" {
             return;
@@ -613,6 +630,16 @@ fn str_field(c: &Map<String, Value>, key: &str) -> String {
         Some(Value::Null) | None => String::new(),
         Some(other) => other.to_string(),
     }
+}
+
+/// What an execution shows when a kernel message was dropped for its size.
+pub fn kernel_message_dropped_notice(size: u64) -> String {
+    format!(
+        "[e2b: the kernel sent a message of at least {size} bytes; messages of more than {} MiB \
+         or {} JSON values are dropped]\n",
+        super::relay::MAX_KERNEL_MESSAGE >> 20,
+        super::wire::MAX_JSON_VALUES
+    )
 }
 
 pub fn error_line(name: &str, value: &str) -> OutputLine {

@@ -11,6 +11,7 @@ mod catalog;
 mod context;
 mod kernel;
 mod language;
+mod relay;
 mod wire;
 
 use std::collections::{HashMap, HashSet};
@@ -187,7 +188,7 @@ impl Interpreter {
     }
 
     async fn create_context(&self, req: Request<Incoming>) -> Res {
-        let raw = match http::read_body(req.into_body()).await {
+        let raw = match http::read_body(req.into_body(), http::MAX_SMALL_BODY).await {
             Ok(b) => b,
             Err(res) => return *res,
         };
@@ -216,7 +217,7 @@ impl Interpreter {
     }
 
     async fn execute(&self, req: Request<Incoming>) -> Res {
-        let raw = match http::read_body(req.into_body()).await {
+        let raw = match http::read_body(req.into_body(), http::MAX_EXECUTE_BODY).await {
             Ok(b) => b,
             Err(res) => return *res,
         };
@@ -224,6 +225,7 @@ impl Interpreter {
             Ok(b) => b,
             Err(res) => return *res,
         };
+        drop(raw); // the code is held once from here on
         let handle = match (&body.context_id, &body.language) {
             (Some(_), Some(_)) => {
                 return http::text(
