@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use e2b_wire::execution::OutputLine;
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::{Body, Frame};
 use hyper::{Response, StatusCode};
 use tokio::sync::mpsc;
@@ -53,20 +53,58 @@ pub fn empty(status: StatusCode) -> Res {
     full(status, None, Bytes::new())
 }
 
-/// Reads a whole request body of at most `limit` bytes; the error is the response to send
-/// (413 past the limit, found as the bytes arrive: nothing beyond it is held).
+/// Why [`collect_limited`] gave up.
+#[derive(Debug)]
+pub enum BodyLimitError {
+    /// Longer than the limit (the rest was read and dropped).
+    TooLarge,
+    /// The body broke off.
+    Failed(String),
+}
+
+/// Collects a body of at most `limit` bytes. Past the limit nothing more is kept, but the
+/// rest is still read (and dropped) to its end, so that a client that is still sending gets
+/// the answer instead of a broken pipe.
+pub async fn collect_limited<B>(body: B, limit: usize) -> Result<Bytes, BodyLimitError>
+where
+    B: Body<Data = Bytes>,
+    B::Error: std::fmt::Display,
+{
+    let mut body = std::pin::pin!(body);
+    let mut buf = bytes::BytesMut::new();
+    let mut too_large = false;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| BodyLimitError::Failed(e.to_string()))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if too_large || buf.len() + data.len() > limit {
+            too_large = true;
+            buf = bytes::BytesMut::new();
+        } else {
+            buf.extend_from_slice(&data);
+        }
+    }
+    if too_large {
+        return Err(BodyLimitError::TooLarge);
+    }
+    Ok(buf.freeze())
+}
+
+/// Reads a whole request body of at most `limit` bytes (see [`collect_limited`]); the error
+/// is the response to send: 413 past the limit.
 pub async fn read_body<B>(body: B, limit: usize) -> Result<Bytes, Box<Res>>
 where
     B: Body<Data = Bytes>,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B::Error: std::fmt::Display,
 {
-    match Limited::new(body, limit).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(Box::new(text(
+    match collect_limited(body, limit).await {
+        Ok(b) => Ok(b),
+        Err(BodyLimitError::TooLarge) => Err(Box::new(text(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("request body is larger than the limit of {limit} bytes"),
         ))),
-        Err(e) => Err(Box::new(text(
+        Err(BodyLimitError::Failed(e)) => Err(Box::new(text(
             StatusCode::BAD_REQUEST,
             format!("cannot read the request body: {e}"),
         ))),

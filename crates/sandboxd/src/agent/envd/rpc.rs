@@ -21,9 +21,11 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
 
-use crate::agent::http::{full, Res};
+use crate::agent::http::{collect_limited, full, BodyLimitError, Res};
 
-/// Largest request message accepted (JSON of an RPC; file data goes through `/files`).
+/// Largest request message accepted (JSON of an RPC; file data goes through `/files`): a
+/// unary body, or one envelope of a stream, whose length prefix is checked before anything
+/// past it is buffered. Beyond it: `resource_exhausted`.
 pub const MAX_MESSAGE: usize = 16 << 20;
 /// Keepalive interval when the client asks for none (or an invalid one), as envd.
 pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(90);
@@ -116,16 +118,19 @@ pub async fn read_unary<T: DeserializeOwned>(
     if let Some(e) = codec_error(headers) {
         return Err(e);
     }
-    let raw = http_body_util::Limited::new(body, MAX_MESSAGE)
-        .collect()
+    let raw = collect_limited(body, MAX_MESSAGE)
         .await
-        .map_err(|e| {
-            ConnectError::new(
+        .map_err(|e| match e {
+            // As an oversized envelope (and as Connect's own read limit answers).
+            BodyLimitError::TooLarge => ConnectError::new(
+                Code::ResourceExhausted,
+                format!("message is larger than the limit {MAX_MESSAGE}"),
+            ),
+            BodyLimitError::Failed(e) => ConnectError::new(
                 Code::InvalidArgument,
                 format!("cannot read the request: {e}"),
-            )
-        })?
-        .to_bytes();
+            ),
+        })?;
     decode(&raw)
 }
 
@@ -150,7 +155,16 @@ pub async fn read_stream_request<T: DeserializeOwned>(
     }
     let mut decoder = EnvelopeDecoder::new(MAX_MESSAGE);
     loop {
-        if let Some(env) = decoder.next_envelope()? {
+        let next = match decoder.next_envelope() {
+            Ok(next) => next,
+            Err(e) => {
+                // The client sends this one message and ends: read the rest (dropping it)
+                // so that it gets the error, not a broken pipe.
+                while let Some(Ok(_)) = body.frame().await {}
+                return Err(e);
+            }
+        };
+        if let Some(env) = next {
             if env.is_end_stream() {
                 return Err(ConnectError::new(
                     Code::InvalidArgument,
