@@ -4,7 +4,9 @@
 //! (PATH, HOME, USER, LANG and the sandbox's global envs), its context's working directory,
 //! and a connection file in a private directory under [`KERNELS_DIR`] naming either `ipc`
 //! sockets in that directory or TCP ports on the sandbox's own loopback (see
-//! [`Transport`]). Its original stderr goes to a pipe of which we keep only the tail (for
+//! [`Transport`]). Our ZMQ sockets reach those endpoints through size-filtering relays
+//! (`relay.rs`): the kernel runs user code, so its messages are bounded before the `zeromq`
+//! crate buffers them. Its original stderr goes to a pipe of which we keep only the tail (for
 //! startup errors); kernels forward user output over iopub themselves.
 
 use std::collections::VecDeque;
