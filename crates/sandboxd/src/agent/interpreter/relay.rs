@@ -387,6 +387,38 @@ mod tests {
         assert_eq!(out.len(), GREETING);
     }
 
+    #[tokio::test]
+    async fn the_relay_passes_requests_and_filters_the_kernels_frames() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k-2");
+        let kernel = UnixListener::bind(&path).unwrap();
+        let (dropped_tx, mut dropped_rx) = mpsc::channel(8);
+        let relay = Relay::start(Target::Unix(path), dropped_tx).unwrap();
+        let name = relay.endpoint.strip_prefix("ipc://").unwrap().to_string();
+        let mut agent = UnixStream::connect(&name).await.unwrap();
+        let (mut k, _) = kernel.accept().await.unwrap();
+        // Requests pass as they are.
+        agent.write_all(b"request bytes").await.unwrap();
+        let mut got = [0u8; 13];
+        k.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"request bytes");
+        // The kernel's greeting passes; a frame claiming 4 GiB does not, and is reported.
+        let mut out = vec![0u8; GREETING];
+        out.push(FLAG_LONG);
+        out.extend((4u64 << 30).to_be_bytes());
+        out.extend([b'z'; 1000]);
+        k.write_all(&out).await.unwrap();
+        let mut greeting = vec![0u8; GREETING];
+        agent.read_exact(&mut greeting).await.unwrap();
+        assert_eq!(dropped_rx.recv().await, Some(4 << 30));
+        // The kernel closing ends the agent's connection, with nothing else sent.
+        drop(k);
+        let mut rest = Vec::new();
+        agent.read_to_end(&mut rest).await.unwrap();
+        assert!(rest.is_empty());
+    }
+
     #[test]
     fn an_oversized_command_closes_the_connection() {
         let mut f = FrameFilter::new(MAX_KERNEL_MESSAGE);
