@@ -320,6 +320,8 @@ impl Actor {
                 return JobEnd::Done;
             }
         }
+        // Drops reported while no execution ran are not this one's.
+        while kernel.dropped_rx.try_recv().is_ok() {}
         let msg_id = match kernel.execute(&job.code, false).await {
             Ok(id) => id,
             Err(e) => {
@@ -401,6 +403,9 @@ impl Actor {
                     }
                     kernel.interrupt().await;
                 }
+                // Ahead of the channels: a drop is reported before the messages after it
+                // (the idle status, the reply) end the run.
+                Some(size) = kernel.dropped_rx.recv() => run.on_dropped(size),
                 m = kernel.iopub_rx.recv(), if run.pending.len() < PENDING_MAX => match m {
                     Some(m) => run.on_iopub(m),
                     // The reader stopped: the kernel is going away; its exit ends the run.
@@ -410,7 +415,6 @@ impl Actor {
                     Some(m) => run.on_shell(m),
                     None => kernel.terminate(),
                 },
-                Some(size) = kernel.dropped_rx.recv() => run.on_dropped(size),
             }
         };
         if matches!(end, JobEnd::KernelDied) {
