@@ -60,6 +60,8 @@ pub struct ExecJob {
     pub code: String,
     pub env_vars: Vec<(String, String)>,
     pub out: mpsc::Sender<Outgoing>,
+    /// The code's share of the agent's request memory, until it is sent to the kernel.
+    pub hold: crate::agent::http::Hold,
 }
 
 enum Control {
@@ -329,6 +331,9 @@ impl Actor {
                 return JobEnd::Done;
             }
         };
+        // The kernel has the code now: it no longer counts in the agent's request memory.
+        drop(job.code);
+        drop(job.hold);
 
         let mut run = Run::new(msg_id);
         let mut interrupt_tick = tokio::time::interval(INTERRUPT_EVERY);
