@@ -543,12 +543,14 @@ async fn write_file(
         }
     };
     if let Some(e) = body_error {
-        // What was written is not the file that was sent (a cut or refused body, e.g. a
-        // gzip bomb stopped at its bound): do not leave it behind.
-        let _ = tokio::task::spawn_blocking(move || {
-            as_user(creds_for_cleanup.as_ref(), || std::fs::remove_file(&path))
-        })
-        .await;
+        if e.status.is_client_error() {
+            // The body was refused (corrupt, or stopped at a bound, e.g. a gzip bomb): what
+            // was written is not the file that was sent; do not leave it behind.
+            let _ = tokio::task::spawn_blocking(move || {
+                as_user(creds_for_cleanup.as_ref(), || std::fs::remove_file(&path))
+            })
+            .await;
+        }
         return Err(fail(e.status, format!("error writing file: {}", e.message)));
     }
     Ok(WriteInfo {
