@@ -442,7 +442,7 @@ struct Endpoints {
 struct Relays {
     shell: Relay,
     iopub: Relay,
-    _control: Option<Relay>,
+    control: Option<Relay>,
 }
 
 #[derive(Debug, Clone)]
@@ -676,7 +676,7 @@ async fn connect_and_handshake(
     let relays = Relays {
         shell: relay(&endpoints.shell)?,
         iopub: relay(&endpoints.iopub)?,
-        _control: with_control
+        control: with_control
             .then(|| relay(&endpoints.control))
             .transpose()?,
     };
@@ -698,7 +698,7 @@ async fn connect_and_handshake(
         shell_budget,
         dropped.clone(),
     ))];
-    let control_tx = match &relays._control {
+    let control_tx = match &relays.control {
         Some(relay) => {
             let mut control = zeromq::DealerSocket::new();
             control
