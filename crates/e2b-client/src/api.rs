@@ -166,10 +166,18 @@ impl ApiClient {
             };
             let status = response.status().as_u16();
             let response_headers = response.headers().clone();
-            let body_bytes = match response.bytes().await {
+            let body_bytes = match http::read_limited(response, http::MAX_RESPONSE_BODY).await {
                 Ok(bytes) => bytes,
-                Err(err) if err.is_timeout() => return Err(Error::request_timeout()),
-                Err(err) => return Err(http::transport_error(&err)),
+                Err(http::ReadError::TooLarge(limit)) => {
+                    return Err(Error::sandbox(http::ReadError::too_large(
+                        "the API's answer",
+                        limit,
+                    )))
+                }
+                Err(http::ReadError::Transport(err)) if err.is_timeout() => {
+                    return Err(Error::request_timeout())
+                }
+                Err(http::ReadError::Transport(err)) => return Err(http::transport_error(&err)),
             };
             let result = ApiResponse {
                 status,

@@ -65,6 +65,26 @@ impl RpcError {
         }
     }
 
+    /// Reads a unary answer: an error body (its start) as the Connect error it carries, a
+    /// successful one whole, up to [`MAX_MESSAGE`] (past it `resource_exhausted`, as a
+    /// Connect client's read limit answers).
+    async fn read_unary(resp: reqwest::Response) -> std::result::Result<Bytes, RpcError> {
+        let status = resp.status().as_u16();
+        if status != 200 {
+            let body = http::read_error_body(resp).await;
+            return Err(RpcError::Connect(ConnectError::from_http(status, &body)));
+        }
+        http::read_limited(resp, MAX_MESSAGE)
+            .await
+            .map_err(|e| match e {
+                http::ReadError::TooLarge(limit) => RpcError::Connect(ConnectError::new(
+                    Code::ResourceExhausted,
+                    http::ReadError::too_large("the response message", limit),
+                )),
+                http::ReadError::Transport(e) => RpcError::from_reqwest(e),
+            })
+    }
+
     fn from_reqwest(e: reqwest::Error) -> RpcError {
         if e.is_timeout() {
             RpcError::Connect(ConnectError::new(
@@ -141,7 +161,7 @@ impl SandboxClient {
             .map_err(|e| Error::new(ErrorKind::Connection, http::describe(&e)))?;
         let status = resp.status().as_u16();
         if status == 502 {
-            let body = resp.bytes().await.unwrap_or_default();
+            let body = http::read_error_body(resp).await;
             let message = serde_json::from_slice::<serde_json::Value>(&body)
                 .ok()
                 .and_then(|v| {
@@ -282,17 +302,13 @@ impl SandboxClient {
             req = req.timeout(t);
         }
         let resp = req.send().await.map_err(RpcError::from_reqwest)?;
-        let status = resp.status().as_u16();
         let json_ct = resp
             .headers()
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.split(';').next().unwrap_or("").trim() == connect::UNARY_CONTENT_TYPE)
             .unwrap_or(false);
-        let bytes = resp.bytes().await.map_err(RpcError::from_reqwest)?;
-        if status != 200 {
-            return Err(RpcError::Connect(ConnectError::from_http(status, &bytes)));
-        }
+        let bytes = RpcError::read_unary(resp).await?;
         if !json_ct {
             return Err(RpcError::Connect(ConnectError::new(
                 Code::Internal,
@@ -362,7 +378,7 @@ impl<T: DeserializeOwned> RpcStream<T> {
     ) -> std::result::Result<Self, RpcError> {
         let status = response.status().as_u16();
         if status != 200 {
-            let body = response.bytes().await.unwrap_or_default();
+            let body = http::read_error_body(response).await;
             return Err(RpcError::Connect(ConnectError::from_http(status, &body)));
         }
         let ct = response
@@ -754,11 +770,19 @@ impl Drop for Upload {
     }
 }
 
+/// Compressed bytes fed to the gzip decoder at a time: deflate expands at most ~1032:1, so
+/// one step yields about a MiB whatever the server sends.
+const GUNZIP_STEP: usize = 1 << 10;
+/// Decompressed bytes handed out at once (at least; a step can go past it).
+const GUNZIP_CHUNK: usize = 256 << 10;
+
 /// A streamed download.
 pub struct Download {
     sandbox: SandboxClient,
     response: reqwest::Response,
     gunzip: Option<flate2::write::GzDecoder<Vec<u8>>>,
+    /// Received compressed bytes not fed to the decoder yet.
+    compressed: Bytes,
     idle: Option<Duration>,
     deadline: Option<Instant>,
     done: bool,
@@ -770,6 +794,13 @@ impl Download {
         loop {
             if self.done {
                 return Ok(None);
+            }
+            if let Some(dec) = self.gunzip.as_mut().filter(|_| !self.compressed.is_empty()) {
+                let out = gunzip_some(dec, &mut self.compressed)?;
+                if !out.is_empty() {
+                    return Ok(Some(Bytes::from(out)));
+                }
+                continue;
             }
             let chunk = self.response.chunk();
             let limit = match (self.idle, self.deadline) {
@@ -788,18 +819,10 @@ impl Download {
                 None => chunk.await,
             };
             match r {
+                Ok(Some(b)) if self.gunzip.is_some() => self.compressed = b,
                 Ok(Some(b)) => {
-                    let out = match self.gunzip.as_mut() {
-                        Some(dec) => {
-                            dec.write_all(&b).map_err(|e| {
-                                Error::sandbox(format!("failed to decompress the download: {e}"))
-                            })?;
-                            Bytes::from(std::mem::take(dec.get_mut()))
-                        }
-                        None => b,
-                    };
-                    if !out.is_empty() {
-                        return Ok(Some(out));
+                    if !b.is_empty() {
+                        return Ok(Some(b));
                     }
                 }
                 Ok(None) => {
@@ -821,6 +844,20 @@ impl Download {
             }
         }
     }
+}
+
+/// Decompresses some of `compressed`, a step at a time, until about [`GUNZIP_CHUNK`] bytes
+/// are out or the input is used up.
+fn gunzip_some(
+    dec: &mut flate2::write::GzDecoder<Vec<u8>>,
+    compressed: &mut Bytes,
+) -> Result<Vec<u8>> {
+    while !compressed.is_empty() && dec.get_ref().len() < GUNZIP_CHUNK {
+        let step = compressed.split_to(compressed.len().min(GUNZIP_STEP));
+        dec.write_all(&step)
+            .map_err(|e| Error::sandbox(format!("failed to decompress the download: {e}")))?;
+    }
+    Ok(std::mem::take(dec.get_mut()))
 }
 
 /// `url?k=v&…` with form encoding (as httpx encodes `params`).
@@ -992,11 +1029,7 @@ impl SandboxClient {
         }
         let result: std::result::Result<CreateWatcherResponse, RpcError> = async {
             let resp = r.send().await.map_err(RpcError::from_reqwest)?;
-            let status = resp.status().as_u16();
-            let bytes = resp.bytes().await.map_err(RpcError::from_reqwest)?;
-            if status != 200 {
-                return Err(RpcError::Connect(ConnectError::from_http(status, &bytes)));
-            }
+            let bytes = RpcError::read_unary(resp).await?;
             serde_json::from_slice(&bytes).map_err(|e| {
                 RpcError::Connect(ConnectError::new(
                     Code::Internal,
@@ -1365,7 +1398,7 @@ impl SandboxClient {
         };
         let status = resp.status().as_u16();
         if !(200..300).contains(&status) {
-            let body = resp.bytes().await.unwrap_or_default();
+            let body = http::read_error_body(resp).await;
             return Err(envd_error(status, &body, ErrorKind::FileNotFoundException));
         }
         let gzipped = resp
@@ -1377,6 +1410,7 @@ impl SandboxClient {
             sandbox: self.clone(),
             response: resp,
             gunzip: gzipped.then(|| flate2::write::GzDecoder::new(Vec::new())),
+            compressed: Bytes::new(),
             idle,
             deadline,
             done: false,
@@ -1432,13 +1466,20 @@ impl SandboxClient {
                 Err(e) => return Err(sandbox.files_failure(e).await),
             };
             let status = resp.status().as_u16();
-            let body = match resp.bytes().await {
-                Ok(b) => b,
-                Err(e) => return Err(sandbox.files_failure(e).await),
-            };
             if !(200..300).contains(&status) {
+                let body = http::read_error_body(resp).await;
                 return Err(envd_error(status, &body, ErrorKind::FileNotFoundException));
             }
+            let body = match http::read_limited(resp, http::MAX_RESPONSE_BODY).await {
+                Ok(b) => b,
+                Err(http::ReadError::Transport(e)) => return Err(sandbox.files_failure(e).await),
+                Err(http::ReadError::TooLarge(limit)) => {
+                    return Err(Error::sandbox(http::ReadError::too_large(
+                        "the upload's answer",
+                        limit,
+                    )))
+                }
+            };
             let infos: Vec<WriteInfo> = serde_json::from_slice(&body).unwrap_or_default();
             if infos.is_empty() {
                 return Err(Error::sandbox(
@@ -1479,6 +1520,27 @@ fn async_stream_input(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_gzip_bomb_download_comes_out_a_bounded_step_at_a_time() {
+        // 1 GiB of zeros in ~1 MiB of gzip, arriving as a single chunk.
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let block = vec![0u8; 1 << 20];
+        for _ in 0..1024 {
+            enc.write_all(&block).unwrap();
+        }
+        let mut compressed = Bytes::from(enc.finish().unwrap());
+        let mut dec = flate2::write::GzDecoder::new(Vec::new());
+        let (mut total, mut biggest) = (0usize, 0usize);
+        while !compressed.is_empty() {
+            let out = gunzip_some(&mut dec, &mut compressed).unwrap();
+            biggest = biggest.max(out.len());
+            total += out.len();
+        }
+        total += dec.finish().unwrap().len();
+        assert_eq!(total, 1 << 30);
+        assert!(biggest <= GUNZIP_CHUNK + (GUNZIP_STEP << 11), "{biggest}");
+    }
 
     #[test]
     fn connect_errors_map_like_the_sdk() {

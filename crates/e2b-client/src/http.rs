@@ -146,6 +146,66 @@ pub fn transport_error(err: &reqwest::Error) -> Error {
     Error::new(ErrorKind::Connection, describe(err))
 }
 
+/// Largest response body read whole: a JSON answer of the API, of the code interpreter or of
+/// one envd call (a big `ListDir`, the `WriteInfo`s of a many-file upload). The servers send
+/// far less; past it the server is broken or hostile and the call fails instead of the
+/// process running out of memory.
+pub const MAX_RESPONSE_BODY: usize = 64 << 20;
+/// Most of an error body read (its message is shown; the rest is not read).
+pub const MAX_ERROR_BODY: usize = 64 << 10;
+
+/// Why [`read_limited`] gave up.
+#[derive(Debug)]
+pub enum ReadError {
+    /// The body is longer than the limit (which it carries).
+    TooLarge(usize),
+    Transport(reqwest::Error),
+}
+
+impl ReadError {
+    /// The text of a [`ReadError::TooLarge`].
+    pub fn too_large(what: &str, limit: usize) -> String {
+        format!(
+            "{what} is larger than {} MiB; the server is not behaving",
+            limit >> 20
+        )
+    }
+}
+
+/// Reads a whole response body of at most `limit` bytes (a longer one fails as soon as it
+/// shows: by its `Content-Length`, or once the bytes read exceed the limit).
+pub async fn read_limited(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> std::result::Result<bytes::Bytes, ReadError> {
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(ReadError::TooLarge(limit));
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(ReadError::Transport)? {
+        if body.len() + chunk.len() > limit {
+            return Err(ReadError::TooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// The first [`MAX_ERROR_BODY`] bytes of an error response (what could be read of them).
+pub async fn read_error_body(mut response: reqwest::Response) -> bytes::Bytes {
+    let mut body = bytes::BytesMut::new();
+    while body.len() < MAX_ERROR_BODY {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = MAX_ERROR_BODY - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    body.freeze()
+}
+
 /// Python's `urllib.parse.quote(s, safe)`: percent-encodes every byte except ASCII letters,
 /// digits, `_.-~` and the characters in `safe`.
 pub fn py_quote(s: &str, safe: &str) -> String {
@@ -166,6 +226,24 @@ pub fn py_quote(s: &str, safe: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn response(body: &'static [u8]) -> reqwest::Response {
+        reqwest::Response::from(::http::Response::new(reqwest::Body::from(body)))
+    }
+
+    #[tokio::test]
+    async fn bodies_are_read_with_a_bound() {
+        assert_eq!(
+            &read_limited(response(b"12345"), 5).await.unwrap()[..],
+            b"12345"
+        );
+        assert!(matches!(
+            read_limited(response(b"123456"), 5).await,
+            Err(ReadError::TooLarge(5))
+        ));
+        let long: &'static [u8] = Box::leak(vec![b'e'; MAX_ERROR_BODY * 3].into_boxed_slice());
+        assert_eq!(read_error_body(response(long)).await.len(), MAX_ERROR_BODY);
+    }
 
     #[test]
     fn quote_like_python() {

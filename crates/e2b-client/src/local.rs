@@ -183,12 +183,12 @@ fn start_failure(dir: &Path, detail: &str) -> Error {
 
 /// The last `max` bytes of a file, starting at a line boundary.
 fn read_tail(path: &Path, max: usize) -> String {
-    let Ok(bytes) = std::fs::read(path) else {
+    let Ok(bytes) = e2b_wire::local::read_tail(path, max as u64) else {
         return String::new();
     };
-    let start = bytes.len().saturating_sub(max);
-    let mut slice = &bytes[start..];
-    if start > 0 {
+    let whole = std::fs::metadata(path).is_ok_and(|m| m.len() <= max as u64);
+    let mut slice = &bytes[..];
+    if !whole {
         if let Some(nl) = slice.iter().position(|&b| b == b'\n') {
             slice = &slice[nl + 1..];
         }
@@ -199,7 +199,7 @@ fn read_tail(path: &Path, max: usize) -> String {
 /// Reads `state.json` (if any) and returns its endpoint if the daemon answers `/health`.
 #[cfg(target_os = "linux")]
 async fn healthy_state(client: &reqwest::Client, dir: &Path) -> Option<LocalEndpoint> {
-    let raw = tokio::fs::read(dir.join(STATE_FILE)).await.ok()?;
+    let raw = e2b_wire::local::read_state_file(&dir.join(STATE_FILE)).ok()?;
     let state: LocalState = serde_json::from_slice(&raw).ok()?;
     let url = state.url.trim_end_matches('/').to_owned();
     let response = client

@@ -140,7 +140,7 @@ impl SandboxClient {
         if (200..300).contains(&status) {
             return Ok(true);
         }
-        let body = response.bytes().await.unwrap_or_default();
+        let body = http::read_error_body(response).await;
         Err(envd_error(status, &body, ErrorKind::NotFoundException))
     }
 
@@ -256,10 +256,13 @@ impl SandboxClient {
             Err(e) => return Err(self.send_error(e).await),
         };
         let response = check_jupyter_status(response).await?;
-        match response.bytes().await {
+        match http::read_limited(response, http::MAX_RESPONSE_BODY).await {
             Ok(b) => Ok(b),
-            Err(e) if e.is_timeout() => Err(Error::request_timeout()),
-            Err(e) => Err(self.connection_lost(&e).await),
+            Err(http::ReadError::TooLarge(limit)) => Err(Error::sandbox(
+                http::ReadError::too_large("the code interpreter's answer", limit),
+            )),
+            Err(http::ReadError::Transport(e)) if e.is_timeout() => Err(Error::request_timeout()),
+            Err(http::ReadError::Transport(e)) => Err(self.connection_lost(&e).await),
         }
     }
 
@@ -340,7 +343,7 @@ async fn check_jupyter_status(response: reqwest::Response) -> Result<reqwest::Re
     if status.is_success() {
         return Ok(response);
     }
-    let body = response.bytes().await.unwrap_or_default();
+    let body = http::read_error_body(response).await;
     Err(jupyter_error(status, &body))
 }
 

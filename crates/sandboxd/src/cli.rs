@@ -851,7 +851,8 @@ fn logs(id: Option<&str>, lines: usize, json: bool) -> Result<i32> {
         }
         None => {
             let path = e2b_wire::local::state_dir().join(LOG_FILE);
-            let text = std::fs::read(&path).with_context(|| {
+            let max = (lines.max(1) * 512).min(16 << 20) as u64;
+            let text = e2b_wire::local::read_tail(&path, max).with_context(|| {
                 format!(
                     "cannot read {} (a daemon started by `e2b-local serve` logs to its \
                      terminal instead)",

@@ -10,8 +10,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use e2b_wire::execution::OutputLine;
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::{Body, Frame, Incoming};
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Body, Frame};
 use hyper::{Response, StatusCode};
 use tokio::sync::mpsc;
 use tokio::time::Sleep;
@@ -21,8 +21,82 @@ pub type Res = Response<ResBody>;
 
 /// A line is sent after this long without output, so a dead client is noticed.
 pub const KEEPALIVE: Duration = Duration::from_secs(5);
-/// Largest request body accepted (code, JSON).
-pub const MAX_BODY: usize = 64 << 20;
+/// Largest `POST /execute` body (the code, as JSON). The agent holds a body about three
+/// times on its way to the kernel (the bytes, the parsed code, the Jupyter message), so this
+/// keeps one request well inside the smallest useful sandbox (256 MiB).
+pub const MAX_EXECUTE_BODY: usize = 16 << 20;
+/// Largest body of the other JSON requests (`POST /contexts`: a language and a directory).
+pub const MAX_SMALL_BODY: usize = 64 << 10;
+/// Bytes of request bodies the agent holds at once across all requests: JSON bodies and
+/// Connect messages being read, and the code of executions waiting for their kernel. Each
+/// is bounded on its own; this bounds them together, whatever the number of requests.
+pub const REQUEST_MEMORY: usize = 48 << 20;
+
+/// The agent's [`REQUEST_MEMORY`].
+pub static REQUESTS: Budget = Budget::new(REQUEST_MEMORY);
+
+/// A byte budget shared by requests: each takes a [`Hold`] and grows it as it buffers.
+#[derive(Debug)]
+pub struct Budget {
+    used: std::sync::atomic::AtomicUsize,
+    max: usize,
+}
+
+impl Budget {
+    pub const fn new(max: usize) -> Self {
+        Budget {
+            used: std::sync::atomic::AtomicUsize::new(0),
+            max,
+        }
+    }
+
+    /// An empty hold on this budget.
+    pub fn hold(&'static self) -> Hold {
+        Hold {
+            budget: self,
+            bytes: 0,
+        }
+    }
+}
+
+/// Bytes held in a [`Budget`], given back when dropped.
+#[derive(Debug)]
+pub struct Hold {
+    budget: &'static Budget,
+    bytes: usize,
+}
+
+impl Hold {
+    /// Makes this hold `bytes` bytes; false (and unchanged) if the budget cannot give them.
+    pub fn resize(&mut self, bytes: usize) -> bool {
+        use std::sync::atomic::Ordering;
+        if bytes <= self.bytes {
+            self.budget
+                .used
+                .fetch_sub(self.bytes - bytes, Ordering::Relaxed);
+            self.bytes = bytes;
+            return true;
+        }
+        let more = bytes - self.bytes;
+        let max = self.budget.max;
+        let grown = self
+            .budget
+            .used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
+                (used + more <= max).then_some(used + more)
+            });
+        if grown.is_ok() {
+            self.bytes = bytes;
+        }
+        grown.is_ok()
+    }
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        self.resize(0);
+    }
+}
 
 pub fn full(status: StatusCode, content_type: Option<&str>, body: impl Into<Bytes>) -> Res {
     let mut b = Response::builder().status(status);
@@ -49,12 +123,82 @@ pub fn empty(status: StatusCode) -> Res {
     full(status, None, Bytes::new())
 }
 
-/// Reads a whole request body (bounded by [`MAX_BODY`]); the error is the response to send.
-pub async fn read_body(body: Incoming) -> Result<Bytes, Box<Res>> {
-    match Limited::new(body, MAX_BODY).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) => Err(Box::new(text(
+/// Why [`collect_limited`] gave up.
+#[derive(Debug)]
+pub enum BodyLimitError {
+    /// Longer than the limit (the rest was read and dropped).
+    TooLarge,
+    /// The body broke off.
+    Failed(String),
+    /// Other requests hold the agent's whole [`REQUEST_MEMORY`] (the rest was dropped).
+    Busy,
+}
+
+/// Collects a body of at most `limit` bytes. Past the limit nothing more is kept, but the
+/// rest is still read (and dropped) to its end, so that a client that is still sending gets
+/// the answer instead of a broken pipe.
+/// What is held counts in `hold` (which it leaves holding the body's size).
+pub async fn collect_limited<B>(
+    body: B,
+    limit: usize,
+    hold: &mut Hold,
+) -> Result<Bytes, BodyLimitError>
+where
+    B: Body<Data = Bytes>,
+    B::Error: std::fmt::Display,
+{
+    let mut body = std::pin::pin!(body);
+    let mut buf = bytes::BytesMut::new();
+    let mut failure = None;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| BodyLimitError::Failed(e.to_string()))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if failure.is_some() {
+            continue;
+        }
+        let len = buf.len() + data.len();
+        if len > limit {
+            failure = Some(BodyLimitError::TooLarge);
+        } else if !hold.resize(len) {
+            failure = Some(BodyLimitError::Busy);
+        } else {
+            buf.extend_from_slice(&data);
+            continue;
+        }
+        buf = bytes::BytesMut::new();
+        hold.resize(0);
+    }
+    match failure {
+        Some(f) => Err(f),
+        None => Ok(buf.freeze()),
+    }
+}
+
+/// Reads a whole request body of at most `limit` bytes (see [`collect_limited`]); the error
+/// is the response to send: 413 past the limit.
+pub async fn read_body<B>(body: B, limit: usize, hold: &mut Hold) -> Result<Bytes, Box<Res>>
+where
+    B: Body<Data = Bytes>,
+    B::Error: std::fmt::Display,
+{
+    match collect_limited(body, limit, hold).await {
+        Ok(b) => Ok(b),
+        Err(BodyLimitError::Busy) => Err(Box::new(text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the sandbox's agent already holds {} MiB of request bodies; retry when \
+                 earlier requests are done",
+                REQUEST_MEMORY >> 20
+            ),
+        ))),
+        Err(BodyLimitError::TooLarge) => Err(Box::new(text(
             StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body is larger than the limit of {limit} bytes"),
+        ))),
+        Err(BodyLimitError::Failed(e)) => Err(Box::new(text(
+            StatusCode::BAD_REQUEST,
             format!("cannot read the request body: {e}"),
         ))),
     }
@@ -196,6 +340,35 @@ mod tests {
         let f = body.frame().await.unwrap().unwrap().into_data().unwrap();
         assert_eq!(&f[..], b"{\"type\":\"end_of_execution\"}\n");
         assert!(body.frame().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn bodies_past_their_limit_are_413_and_past_the_shared_budget_503() {
+        static BUDGET: Budget = Budget::new(250);
+        let body = |n: usize| http_body_util::Full::new(Bytes::from(vec![b' '; n]));
+        let mut first = BUDGET.hold();
+        assert_eq!(
+            read_body(body(100), 100, &mut first).await.unwrap().len(),
+            100
+        );
+        let res = read_body(body(101), 100, &mut BUDGET.hold())
+            .await
+            .unwrap_err();
+        assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let mut second = BUDGET.hold();
+        assert!(read_body(body(100), 100, &mut second).await.is_ok());
+        // 200 of 250 bytes are held: a third body of 100 does not fit until one is let go.
+        let res = read_body(body(100), 100, &mut BUDGET.hold())
+            .await
+            .unwrap_err();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        drop(first);
+        assert!(read_body(body(100), 100, &mut BUDGET.hold()).await.is_ok());
+        assert!(second.resize(10) && BUDGET.used.load(std::sync::atomic::Ordering::Relaxed) == 10);
+        // Deeply nested JSON is refused by the parser's depth limit, not by a stack overflow.
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let res = parse_json::<serde_json::Value>(deep.as_bytes()).unwrap_err();
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     }
 
     #[tokio::test]

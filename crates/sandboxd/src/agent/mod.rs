@@ -6,6 +6,7 @@
 //! Entry points: [`main`] for `sandboxd __agent`, [`run_agent`] for the Python extension's
 //! `agent_main()`. Both read their configuration from the inherited fds.
 
+mod bounded;
 pub mod config;
 mod envd;
 mod http;

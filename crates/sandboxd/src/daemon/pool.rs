@@ -215,7 +215,11 @@ async fn agent_get(
                 .await
                 .map_err(|e| format!("agent request failed: {e}"))?;
             let status = resp.status();
-            let body = resp.into_body().collect().await.map(|b| b.to_bytes());
+            // The agent is inside the sandbox: its answer is read with a bound.
+            let body = http_body_util::Limited::new(resp.into_body(), 64 << 10)
+                .collect()
+                .await
+                .map(|b| b.to_bytes());
             if status == StatusCode::OK {
                 Ok(())
             } else {

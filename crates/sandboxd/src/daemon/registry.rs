@@ -100,7 +100,7 @@ pub fn validate_template_name(name: &str) -> Result<(), String> {
 /// with a warning).
 pub fn read_user_templates(state_dir: &Path) -> BTreeMap<String, UserTemplate> {
     let path = state_dir.join(USER_TEMPLATES_FILE);
-    match std::fs::read(&path) {
+    match e2b_wire::local::read_state_file(&path) {
         Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
             tracing::warn!("ignoring {}: {e}", path.display());
             BTreeMap::new()

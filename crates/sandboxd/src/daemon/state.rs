@@ -152,7 +152,7 @@ impl StateDir {
         if let Ok(entries) = fs::read_dir(self.records_dir()) {
             for entry in entries.flatten() {
                 let path = entry.path();
-                let record = fs::read(&path)
+                let record = e2b_wire::local::read_state_file(&path)
                     .ok()
                     .and_then(|raw| serde_json::from_slice::<SandboxRecord>(&raw).ok());
                 if let Some(rec) = record {
@@ -219,7 +219,7 @@ struct SandboxRecord {
 
 /// Reads `state.json` from `dir`; `None` if it is missing or unreadable.
 pub fn read_state(dir: &Path) -> Option<LocalState> {
-    let raw = fs::read(dir.join(STATE_FILE)).ok()?;
+    let raw = e2b_wire::local::read_state_file(&dir.join(STATE_FILE)).ok()?;
     serde_json::from_slice(&raw).ok()
 }
 

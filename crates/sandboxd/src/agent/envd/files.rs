@@ -24,6 +24,7 @@ use tokio::sync::mpsc;
 use super::filesystem::{ensure_dirs, read_metadata, write_metadata};
 use super::rpc::os_error_text;
 use super::users::{as_user, resolve_path, Creds, User, Users, DEFAULT_USER};
+use crate::agent::bounded::{self, BodyError, Chunks, MultipartGuard};
 use crate::agent::http::{full, Res};
 use crate::route::FilesQuery;
 
@@ -368,54 +369,33 @@ fn metadata_headers(headers: &HeaderMap) -> Result<BTreeMap<String, String>, Str
     Ok(out)
 }
 
-type Chunks = std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send>>;
-
-/// The request body as a stream of chunks, gunzipped when `gzip`.
-fn body_chunks(body: Incoming, gzip: bool) -> Chunks {
-    let raw = body
-        .into_data_stream()
-        .map(|r| r.map_err(|e| e.to_string()));
-    if !gzip {
-        return Box::pin(raw);
-    }
-    let state = (
-        Box::pin(raw),
-        Some(flate2::write::GzDecoder::new(Vec::new())),
-    );
-    Box::pin(futures_util::stream::unfold(
-        state,
-        |(mut raw, mut dec)| async move {
-            loop {
-                let d = dec.as_mut()?;
-                match raw.next().await {
-                    Some(Ok(chunk)) => {
-                        if let Err(e) = d.write_all(&chunk) {
-                            return Some((
-                                Err(format!("error decompressing request body: {e}")),
-                                (raw, None),
-                            ));
-                        }
-                        let out = std::mem::take(d.get_mut());
-                        if !out.is_empty() {
-                            return Some((Ok(Bytes::from(out)), (raw, dec)));
-                        }
-                    }
-                    Some(Err(e)) => return Some((Err(e), (raw, None))),
-                    None => {
-                        let d = dec.take()?;
-                        return match d.finish() {
-                            Ok(rest) if rest.is_empty() => None,
-                            Ok(rest) => Some((Ok(Bytes::from(rest)), (raw, None))),
-                            Err(e) => Some((
-                                Err(format!("error decompressing request body: {e}")),
-                                (raw, None),
-                            )),
-                        };
-                    }
-                }
+/// The request body as a stream of chunks, gunzipped (with its bounds) when `gzip`. A task
+/// of its own reads the body to its end, even when decoding stops early (a bound, a closing
+/// boundary, an error): an unread tail would close the connection under a client that is
+/// still sending, instead of letting it read the answer. Await it before answering.
+fn body_chunks(body: Incoming, gzip: bool) -> (Chunks, tokio::task::JoinHandle<()>) {
+    let (tx, mut rx) = mpsc::channel::<Result<Bytes, BodyError>>(CHANNEL_CHUNKS);
+    let pump = tokio::spawn(async move {
+        let mut body = body.into_data_stream();
+        let mut forwarding = true;
+        while let Some(item) = body.next().await {
+            let item = item.map_err(|e| {
+                BodyError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("error reading request body: {e}"),
+                )
+            });
+            let failed = item.is_err();
+            if forwarding && tx.send(item).await.is_err() {
+                forwarding = false;
             }
-        },
-    ))
+            if failed {
+                return;
+            }
+        }
+    });
+    let raw: Chunks = Box::pin(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)));
+    (if gzip { bounded::gunzip(raw) } else { raw }, pump)
 }
 
 /// Why an upload failed: the status and message to answer with.
@@ -431,11 +411,12 @@ async fn write_file(
     path: PathBuf,
     creds: Option<Creds>,
     metadata: BTreeMap<String, String>,
-    chunks: &mut (dyn Stream<Item = Result<Bytes, String>> + Send + Unpin),
+    chunks: &mut (dyn Stream<Item = Result<Bytes, BodyError>> + Send + Unpin),
     content_length: Option<u64>,
 ) -> Result<WriteInfo, Failure> {
     let (tx, mut rx) = mpsc::channel::<Bytes>(CHANNEL_CHUNKS);
     let p = path.clone();
+    let creds_for_cleanup = creds.clone();
     let writer = tokio::task::spawn_blocking(move || {
         as_user(
             creds.as_ref(),
@@ -556,12 +537,15 @@ async fn write_file(
         }
     };
     if let Some(e) = body_error {
-        let status = if e.starts_with("error decompressing") {
-            StatusCode::BAD_REQUEST
-        } else {
-            StatusCode::INTERNAL_SERVER_ERROR
-        };
-        return Err(fail(status, format!("error writing file: {e}")));
+        if e.status.is_client_error() {
+            // The body was refused (corrupt, or stopped at a bound, e.g. a gzip bomb): what
+            // was written is not the file that was sent; do not leave it behind.
+            let _ = tokio::task::spawn_blocking(move || {
+                as_user(creds_for_cleanup.as_ref(), || std::fs::remove_file(&path))
+            })
+            .await;
+        }
+        return Err(fail(e.status, format!("error writing file: {}", e.message)));
     }
     Ok(WriteInfo {
         name: path
@@ -572,6 +556,20 @@ async fn write_file(
         entry_type: "file".into(),
         metadata: (!persisted.is_empty()).then_some(persisted),
     })
+}
+
+/// A multipart parser error: the body's own error (a bound, a broken connection) as it was,
+/// anything else as envd reports a form it cannot read.
+fn form_error(e: multer::Error) -> BodyError {
+    if let multer::Error::StreamReadFailed(inner) = &e {
+        if let Some(body) = inner.downcast_ref::<BodyError>() {
+            return body.clone();
+        }
+    }
+    BodyError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!("error reading form: {e}"),
+    )
 }
 
 /// Writes the `file` parts of a multipart upload.
@@ -588,10 +586,8 @@ async fn multipart(
             Ok(Some(f)) => f,
             Ok(None) => return Ok(()),
             Err(e) => {
-                return Err(fail(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    format!("error reading form: {e}"),
-                ))
+                let e = form_error(e);
+                return Err(fail(e.status, e.message));
             }
         };
         if field.name() != Some("file") {
@@ -621,7 +617,7 @@ async fn multipart(
                 ),
             ));
         }
-        let mut data = field.map(|r| r.map_err(|e| e.to_string()));
+        let mut data = field.map(|r| r.map_err(form_error));
         match write_file(path, creds.clone(), metadata.clone(), &mut data, None).await {
             Ok(info) => written.push(info),
             Err(f) => return Err(f),
@@ -700,70 +696,70 @@ async fn upload_inner(
             "request body already taken",
         );
     };
-    let mut chunks = body_chunks(incoming, gzip);
-
-    let mut written: Vec<WriteInfo> = Vec::new();
-    if media_type == "application/octet-stream" {
-        let Some(raw) = path_param else {
-            return http_error(
-                StatusCode::BAD_REQUEST,
-                "path query parameter is required for raw body upload",
-            );
-        };
-        let path = match resolve_path(&raw, &user) {
-            Ok(p) => p,
-            Err(e) => {
-                return http_error(
+    let (mut chunks, pump) = body_chunks(incoming, gzip);
+    let res = 'body: {
+        let mut written: Vec<WriteInfo> = Vec::new();
+        if media_type == "application/octet-stream" {
+            let Some(raw) = path_param else {
+                break 'body http_error(
                     StatusCode::BAD_REQUEST,
-                    format!("error resolving path: {e}"),
-                )
-            }
-        };
-        match write_file(path, creds, metadata, &mut chunks, content_length).await {
-            Ok(info) => written.push(info),
-            Err((status, msg)) => return http_error(status, msg),
-        }
-    } else if media_type.starts_with("multipart/") {
-        let Some(boundary) = boundary else {
-            return http_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "error parsing multipart form: no multipart boundary param in Content-Type",
-            );
-        };
-        // The body is read to its end by a task of its own, even when the form is done with
-        // early (the closing boundary, or an error): an unread tail would make the
-        // connection close under the client's feet.
-        let (tx, mut rx) = mpsc::channel::<Result<Bytes, String>>(CHANNEL_CHUNKS);
-        let pump = tokio::spawn(async move {
-            let mut forwarding = true;
-            while let Some(item) = chunks.next().await {
-                if forwarding && tx.send(item).await.is_err() {
-                    forwarding = false;
+                    "path query parameter is required for raw body upload",
+                );
+            };
+            let path = match resolve_path(&raw, &user) {
+                Ok(p) => p,
+                Err(e) => {
+                    break 'body http_error(
+                        StatusCode::BAD_REQUEST,
+                        format!("error resolving path: {e}"),
+                    )
                 }
+            };
+            match write_file(path, creds, metadata, &mut chunks, content_length).await {
+                Ok(info) => written.push(info),
+                Err((status, msg)) => break 'body http_error(status, msg),
             }
-        });
-        let form = multer::Multipart::new(
-            futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)),
-            boundary,
-        );
-        let result = multipart(form, &user, creds, metadata, path_param, &mut written).await;
-        let _ = pump.await;
-        if let Err((status, msg)) = result {
-            return http_error(status, msg);
+        } else if media_type.starts_with("multipart/") {
+            let Some(boundary) = boundary else {
+                break 'body http_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "error parsing multipart form: no multipart boundary param in Content-Type",
+                );
+            };
+            // The guard bounds what the parser buffers (preamble, part headers, part count);
+            // the parser takes all the data that is ready at once, so it is handed in slices.
+            let mut guard = MultipartGuard::new(&boundary);
+            let guarded = bounded::pause_every(
+                Box::pin(
+                    std::mem::replace(&mut chunks, Box::pin(futures_util::stream::empty()))
+                        .map(move |item| item.and_then(|c| guard.check(&c).map(|()| c))),
+                ),
+                bounded::MULTIPART_MAX_HEADER,
+            );
+            let form = multer::Multipart::new(guarded, boundary);
+            if let Err((status, msg)) =
+                multipart(form, &user, creds, metadata, path_param, &mut written).await
+            {
+                break 'body http_error(status, msg);
+            }
+        } else {
+            break 'body http_error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "unsupported content type: {content_type}, expected multipart/form-data or application/octet-stream"
+                ),
+            );
         }
-    } else {
-        return http_error(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "unsupported content type: {content_type}, expected multipart/form-data or application/octet-stream"
-            ),
-        );
-    }
-    full(
-        StatusCode::OK,
-        Some("application/json"),
-        serde_json::to_vec(&written).expect("write infos serialise"),
-    )
+        full(
+            StatusCode::OK,
+            Some("application/json"),
+            serde_json::to_vec(&written).expect("write infos serialise"),
+        )
+    };
+    // The rest of the body (unread when the answer is an error) is drained by the pump.
+    drop(chunks);
+    let _ = pump.await;
+    res
 }
 
 #[cfg(test)]

@@ -21,9 +21,13 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
 
-use crate::agent::http::{full, Res};
+use crate::agent::http::{
+    collect_limited, full, BodyLimitError, Hold, Res, REQUESTS, REQUEST_MEMORY,
+};
 
-/// Largest request message accepted (JSON of an RPC; file data goes through `/files`).
+/// Largest request message accepted (JSON of an RPC; file data goes through `/files`): a
+/// unary body, or one envelope of a stream, whose length prefix is checked before anything
+/// past it is buffered. Beyond it: `resource_exhausted`.
 pub const MAX_MESSAGE: usize = 16 << 20;
 /// Keepalive interval when the client asks for none (or an invalid one), as envd.
 pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(90);
@@ -116,16 +120,21 @@ pub async fn read_unary<T: DeserializeOwned>(
     if let Some(e) = codec_error(headers) {
         return Err(e);
     }
-    let raw = http_body_util::Limited::new(body, MAX_MESSAGE)
-        .collect()
+    let mut hold = REQUESTS.hold();
+    let raw = collect_limited(body, MAX_MESSAGE, &mut hold)
         .await
-        .map_err(|e| {
-            ConnectError::new(
+        .map_err(|e| match e {
+            BodyLimitError::Busy => busy(),
+            // As an oversized envelope (and as Connect's own read limit answers).
+            BodyLimitError::TooLarge => ConnectError::new(
+                Code::ResourceExhausted,
+                format!("message is larger than the limit {MAX_MESSAGE}"),
+            ),
+            BodyLimitError::Failed(e) => ConnectError::new(
                 Code::InvalidArgument,
                 format!("cannot read the request: {e}"),
-            )
-        })?
-        .to_bytes();
+            ),
+        })?;
     decode(&raw)
 }
 
@@ -140,6 +149,17 @@ pub fn decode<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ConnectError> {
         .map_err(|e| ConnectError::new(Code::InvalidArgument, format!("unmarshal message: {e}")))
 }
 
+/// The error of a request that does not fit in the agent's request memory.
+fn busy() -> ConnectError {
+    ConnectError::new(
+        Code::ResourceExhausted,
+        format!(
+            "the sandbox's agent already holds {} MiB of requests; retry later",
+            REQUEST_MEMORY >> 20
+        ),
+    )
+}
+
 /// Reads the single enveloped request message of a server-streaming call.
 pub async fn read_stream_request<T: DeserializeOwned>(
     headers: &HeaderMap,
@@ -149,8 +169,23 @@ pub async fn read_stream_request<T: DeserializeOwned>(
         return Err(e);
     }
     let mut decoder = EnvelopeDecoder::new(MAX_MESSAGE);
+    let mut hold = REQUESTS.hold();
     loop {
-        if let Some(env) = decoder.next_envelope()? {
+        let next = match decoder.next_envelope().and_then(|next| {
+            if next.is_none() && !hold.resize(decoder.pending()) {
+                return Err(busy());
+            }
+            Ok(next)
+        }) {
+            Ok(next) => next,
+            Err(e) => {
+                // The client sends this one message and ends: read the rest (dropping it)
+                // so that it gets the error, not a broken pipe.
+                while let Some(Ok(_)) = body.frame().await {}
+                return Err(e);
+            }
+        };
+        if let Some(env) = next {
             if env.is_end_stream() {
                 return Err(ConnectError::new(
                     Code::InvalidArgument,
@@ -188,6 +223,8 @@ pub async fn read_stream_request<T: DeserializeOwned>(
 pub struct RequestStream {
     body: Incoming,
     decoder: EnvelopeDecoder,
+    /// What the decoder buffers, in the agent's request memory.
+    hold: Hold,
     ended: bool,
 }
 
@@ -199,6 +236,7 @@ impl RequestStream {
         Ok(RequestStream {
             body,
             decoder: EnvelopeDecoder::new(MAX_MESSAGE),
+            hold: REQUESTS.hold(),
             ended: false,
         })
     }
@@ -207,7 +245,11 @@ impl RequestStream {
     /// ended the input.
     pub async fn next<T: DeserializeOwned>(&mut self) -> Result<Option<T>, ConnectError> {
         loop {
-            if let Some(env) = self.decoder.next_envelope()? {
+            let next = self.decoder.next_envelope()?;
+            if !self.hold.resize(self.decoder.pending()) {
+                return Err(busy());
+            }
+            if let Some(env) = next {
                 if env.is_end_stream() {
                     self.ended = true;
                     return Ok(None);

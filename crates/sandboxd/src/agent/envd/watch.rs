@@ -31,9 +31,14 @@ const WATCH_MASK: u32 = libc::IN_CREATE
     | libc::IN_DELETE_SELF
     | libc::IN_MOVE_SELF;
 
-/// Most events a polled watcher keeps between two `GetWatcherEvents` calls; more is an
-/// overflow error, like the kernel queue's.
+/// Most events a polled watcher keeps between two `GetWatcherEvents` calls, and most bytes
+/// they may take (names can be 4 KiB paths); more is an overflow error, like the kernel
+/// queue's.
 const MAX_BUFFERED_EVENTS: usize = 100_000;
+const MAX_BUFFERED_BYTES: usize = 16 << 20;
+/// Most entries of a new subdirectory reported as created when its watch is added (what it
+/// held before the watch existed; upstream reports none of them).
+const MAX_APPEARED: usize = 10_000;
 
 /// Validates a watch request (the directory exists, is a directory, and is not on a network
 /// mount unless allowed). Runs as the request's user.
@@ -120,7 +125,7 @@ impl Watcher {
             )
         })?;
         if recursive {
-            w.add_tree(&root);
+            w.add_tree(&root, 0);
         }
         Ok(w)
     }
@@ -139,31 +144,33 @@ impl Watcher {
         Ok(wd)
     }
 
-    /// Adds watches for every directory below `dir` (not following symlinks) and returns every
-    /// entry found below it, each directory before its contents.
-    fn add_tree(&mut self, dir: &Path) -> Vec<PathBuf> {
+    /// Adds watches for every directory below `dir` (not following symlinks) and returns the
+    /// first `report` entries found below it, each directory before its contents.
+    fn add_tree(&mut self, dir: &Path, report: usize) -> Vec<PathBuf> {
         let creds = self.creds.clone();
-        let entries: Vec<(PathBuf, bool)> = as_user(creds.as_ref(), || {
-            let mut found = Vec::new();
+        let (dirs, entries) = as_user(creds.as_ref(), || {
+            let (mut dirs, mut entries) = (Vec::new(), Vec::new());
             let mut stack = vec![dir.to_path_buf()];
             while let Some(d) = stack.pop() {
                 let Ok(rd) = std::fs::read_dir(&d) else {
                     continue;
                 };
                 for e in rd.flatten() {
-                    let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
-                    if is_dir {
+                    if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
                         stack.push(e.path());
+                        dirs.push(e.path());
                     }
-                    found.push((e.path(), is_dir));
+                    if entries.len() < report {
+                        entries.push(e.path());
+                    }
                 }
             }
-            found
+            (dirs, entries)
         });
-        for (d, _) in entries.iter().filter(|(_, is_dir)| *is_dir) {
+        for d in &dirs {
             let _ = self.add(d);
         }
-        entries.into_iter().map(|(p, _)| p).collect()
+        entries
     }
 
     /// `path` relative to the watched directory, as events name it.
@@ -263,7 +270,7 @@ impl Watcher {
                 && ev.mask & (libc::IN_CREATE | libc::IN_MOVED_TO) != 0
             {
                 let _ = self.add(&path);
-                let below = self.add_tree(&path);
+                let below = self.add_tree(&path, MAX_APPEARED);
                 // What was made in a new directory before its watch existed has no event of
                 // its own (`mkdir d && touch d/f`): report it as created, after `d`. (A
                 // directory moved in keeps upstream's behaviour: only the move is reported.)
@@ -307,7 +314,18 @@ pub struct PolledWatcher {
 #[derive(Default)]
 struct PolledState {
     events: Vec<FilesystemEvent>,
+    /// About what `events` take in memory.
+    bytes: usize,
     error: Option<ConnectError>,
+}
+
+/// About what an event takes in memory: its names, plus the fixed parts.
+fn event_bytes(e: &FilesystemEvent) -> usize {
+    let entry = e.entry.as_ref().map_or(0, |i| {
+        let metadata: usize = i.metadata.iter().map(|(k, v)| k.len() + v.len()).sum();
+        i.name.len() + i.path.len() + i.symlink_target.as_ref().map_or(0, String::len) + metadata
+    });
+    128 + e.name.len() + entry
 }
 
 impl PolledWatcher {
@@ -319,16 +337,21 @@ impl PolledWatcher {
                 match watcher.next().await {
                     Ok(events) => {
                         let mut st = s.lock().unwrap();
-                        if st.events.len() + events.len() > MAX_BUFFERED_EVENTS {
+                        let bytes = st.bytes + events.iter().map(event_bytes).sum::<usize>();
+                        if st.events.len() + events.len() > MAX_BUFFERED_EVENTS
+                            || bytes > MAX_BUFFERED_BYTES
+                        {
                             st.error = Some(ConnectError::new(
                                 Code::Internal,
                                 format!(
-                                    "watcher error: more than {MAX_BUFFERED_EVENTS} events \
-                                     waiting to be fetched"
+                                    "watcher error: more than {MAX_BUFFERED_EVENTS} events or \
+                                     {} MiB waiting to be fetched",
+                                    MAX_BUFFERED_BYTES >> 20
                                 ),
                             ));
                             return;
                         }
+                        st.bytes = bytes;
                         st.events.extend(events);
                     }
                     Err(e) => {
@@ -347,6 +370,7 @@ impl PolledWatcher {
         if let Some(e) = &st.error {
             return Err(e.clone());
         }
+        st.bytes = 0;
         Ok(std::mem::take(&mut st.events))
     }
 }

@@ -60,6 +60,8 @@ pub struct ExecJob {
     pub code: String,
     pub env_vars: Vec<(String, String)>,
     pub out: mpsc::Sender<Outgoing>,
+    /// The code's share of the agent's request memory, until it is sent to the kernel.
+    pub hold: crate::agent::http::Hold,
 }
 
 enum Control {
@@ -320,6 +322,8 @@ impl Actor {
                 return JobEnd::Done;
             }
         }
+        // Drops reported while no execution ran are not this one's.
+        while kernel.dropped_rx.try_recv().is_ok() {}
         let msg_id = match kernel.execute(&job.code, false).await {
             Ok(id) => id,
             Err(e) => {
@@ -327,6 +331,9 @@ impl Actor {
                 return JobEnd::Done;
             }
         };
+        // The kernel has the code now: it no longer counts in the agent's request memory.
+        drop(job.code);
+        drop(job.hold);
 
         let mut run = Run::new(msg_id);
         let mut interrupt_tick = tokio::time::interval(INTERRUPT_EVERY);
@@ -401,6 +408,9 @@ impl Actor {
                     }
                     kernel.interrupt().await;
                 }
+                // Ahead of the channels: a drop is reported before the messages after it
+                // (the idle status, the reply) end the run.
+                Some(size) = kernel.dropped_rx.recv() => run.on_dropped(size),
                 m = kernel.iopub_rx.recv(), if run.pending.len() < PENDING_MAX => match m {
                     Some(m) => run.on_iopub(m),
                     // The reader stopped: the kernel is going away; its exit ends the run.
@@ -465,6 +475,8 @@ struct Run {
     results_cut: bool,
     /// Result cap (a constant outside tests).
     max_results: usize,
+    /// A kernel message was dropped for its size (said once per execution).
+    dropped: bool,
 }
 
 impl Run {
@@ -481,6 +493,7 @@ impl Run {
             result_bytes: 0,
             results_cut: false,
             max_results: MAX_RESULT_BYTES,
+            dropped: false,
         }
     }
 
@@ -572,6 +585,19 @@ impl Run {
         }
     }
 
+    /// The kernel sent a message too large for the agent (see `relay.rs`, `wire.rs`): it is
+    /// gone, and the execution says so once, on stderr.
+    fn on_dropped(&mut self, size: u64) {
+        if self.dropped {
+            return;
+        }
+        self.dropped = true;
+        self.push(OutputLine::Stderr {
+            text: kernel_message_dropped_notice(size),
+            timestamp: super::wire::now_iso(),
+        });
+    }
+
     fn on_shell(&mut self, m: Incoming) {
         if m.parent_id.as_deref() != Some(self.msg_id.as_str()) || m.msg_type != "execute_reply" {
             return;
@@ -613,6 +639,16 @@ fn str_field(c: &Map<String, Value>, key: &str) -> String {
         Some(Value::Null) | None => String::new(),
         Some(other) => other.to_string(),
     }
+}
+
+/// What an execution shows when a kernel message was dropped for its size.
+pub fn kernel_message_dropped_notice(size: u64) -> String {
+    format!(
+        "[e2b: the kernel sent a message of at least {size} bytes; messages of more than {} MiB \
+         or {} JSON values are dropped]\n",
+        super::relay::MAX_KERNEL_MESSAGE >> 20,
+        super::wire::MAX_JSON_VALUES
+    )
 }
 
 pub fn error_line(name: &str, value: &str) -> OutputLine {

@@ -4,7 +4,9 @@
 //! (PATH, HOME, USER, LANG and the sandbox's global envs), its context's working directory,
 //! and a connection file in a private directory under [`KERNELS_DIR`] naming either `ipc`
 //! sockets in that directory or TCP ports on the sandbox's own loopback (see
-//! [`Transport`]). Its original stderr goes to a pipe of which we keep only the tail (for
+//! [`Transport`]). Our ZMQ sockets reach those endpoints through size-filtering relays
+//! (`relay.rs`): the kernel runs user code, so its messages are bounded before the `zeromq`
+//! crate buffers them. Its original stderr goes to a pipe of which we keep only the tail (for
 //! startup errors); kernels forward user output over iopub themselves.
 
 use std::collections::VecDeque;
@@ -23,7 +25,8 @@ use tokio::task::JoinHandle;
 use zeromq::{Socket, SocketRecv, SocketSend, ZmqMessage};
 
 use super::catalog::{InterruptMode, Launch, Transport, CONNECTION_FILE};
-use super::wire::{self, Incoming, Session};
+use super::relay::{Relay, Target};
+use super::wire::{self, Incoming, Session, WireError};
 use crate::agent::reaper::{describe_status, Reaper};
 
 /// Parent of every kernel's private directory (on the sandbox's `/run` tmpfs).
@@ -65,7 +68,11 @@ pub struct Kernel {
     /// Control channel, for kernels interrupted by message.
     control_tx: Option<zeromq::DealerSendHalf>,
     interrupt_mode: InterruptMode,
-    endpoints: Endpoints,
+    /// The size filters our sockets connect through (see `relay.rs`).
+    relays: Relays,
+    /// Sizes of kernel messages dropped for being too large (by a relay or the decoder).
+    pub dropped_rx: mpsc::Receiver<u64>,
+    dropped_tx: mpsc::Sender<u64>,
     /// Replies on the shell channel.
     pub shell_rx: mpsc::Receiver<Incoming>,
     /// Broadcasts on the iopub channel.
@@ -181,10 +188,11 @@ impl Kernel {
             let (a, b) = t.as_slices();
             String::from_utf8_lossy(&[a, b].concat()).trim().to_string()
         };
+        let (dropped_tx, dropped_rx) = mpsc::channel(8);
         let deadline = tokio::time::Instant::now() + START_TIMEOUT;
         let with_control = launch.interrupt == InterruptMode::Message;
         let connected = tokio::select! {
-            r = connect_and_handshake(&endpoints, &session, with_control) => r,
+            r = connect_and_handshake(&endpoints, &session, with_control, &dropped_tx) => r,
             status = &mut exit => {
                 guard.pid = None; // already gone
                 // Let the stderr reader drain what the kernel printed on its way out.
@@ -221,7 +229,9 @@ impl Kernel {
             shell_tx: c.shell_tx,
             control_tx: c.control_tx,
             interrupt_mode: launch.interrupt,
-            endpoints,
+            relays: c.relays,
+            dropped_rx,
+            dropped_tx,
             shell_rx: c.shell_rx,
             iopub_rx: c.iopub_rx,
             dir,
@@ -234,7 +244,11 @@ impl Kernel {
     }
 
     /// Sends a request on the shell channel; returns its msg_id.
-    pub async fn send_shell(&mut self, msg_type: &str, content: Value) -> Result<String, String> {
+    pub async fn send_shell(
+        &mut self,
+        msg_type: &str,
+        content: &(impl serde::Serialize + ?Sized),
+    ) -> Result<String, String> {
         let (id, frames) = self.session.request(msg_type, content);
         let msg = ZmqMessage::try_from(frames).expect("frames are never empty");
         self.shell_tx
@@ -246,18 +260,25 @@ impl Kernel {
 
     /// Sends `execute_request`.
     pub async fn execute(&mut self, code: &str, silent: bool) -> Result<String, String> {
-        self.send_shell(
-            "execute_request",
-            json!({
-                "code": code,
-                "silent": silent,
-                "store_history": !silent,
-                "user_expressions": {},
-                "allow_stdin": false,
-                "stop_on_error": !silent,
-            }),
-        )
-        .await
+        // Serialised straight from the borrowed code (a `json!` value would copy it once more).
+        #[derive(serde::Serialize)]
+        struct ExecuteRequest<'a> {
+            code: &'a str,
+            silent: bool,
+            store_history: bool,
+            user_expressions: serde_json::Map<String, Value>,
+            allow_stdin: bool,
+            stop_on_error: bool,
+        }
+        let content = ExecuteRequest {
+            code,
+            silent,
+            store_history: !silent,
+            user_expressions: serde_json::Map::new(),
+            allow_stdin: false,
+            stop_on_error: !silent,
+        };
+        self.send_shell("execute_request", &content).await
     }
 
     /// Interrupts the running cell: SIGINT (ipykernel turns it into KeyboardInterrupt and
@@ -269,7 +290,7 @@ impl Kernel {
         }
         match (self.interrupt_mode, self.control_tx.as_mut()) {
             (InterruptMode::Message, Some(control)) => {
-                let (_, frames) = self.session.request("interrupt_request", json!({}));
+                let (_, frames) = self.session.request("interrupt_request", &json!({}));
                 let msg = ZmqMessage::try_from(frames).expect("frames are never empty");
                 let send = control.send(msg);
                 if !matches!(
@@ -292,7 +313,12 @@ impl Kernel {
         if let Some(t) = self.iopub_task.take() {
             t.abort();
         }
-        let (rx, task) = open_iopub(&self.endpoints, &self.session).await?;
+        let (rx, task) = open_iopub(
+            &self.relays.iopub.endpoint,
+            &self.session,
+            self.dropped_tx.clone(),
+        )
+        .await?;
         self.iopub_rx = rx;
         self.iopub_task = Some(task);
         let sync = sync_channels(
@@ -404,14 +430,21 @@ fn base_env(python: &Path, cwd: &str) -> Vec<(String, String)> {
     .collect()
 }
 
-/// Where our sockets connect, and how to tell that the kernel listens.
+/// Where the kernel listens, and how to tell that it does.
 #[derive(Debug, Clone)]
 struct Endpoints {
-    shell: String,
-    iopub: String,
-    control: String,
+    shell: Target,
+    iopub: Target,
+    control: Target,
     /// Shell and iopub, which must both be listening before we connect.
     probes: [Probe; 2],
+}
+
+/// Our relays to the kernel's sockets (control only for kernels interrupted by message).
+struct Relays {
+    shell: Relay,
+    iopub: Relay,
+    control: Option<Relay>,
 }
 
 #[derive(Debug, Clone)]
@@ -431,7 +464,7 @@ fn connection(
         Transport::Ipc => {
             // libzmq kernels bind `ipc://{ip}-{port}`.
             let ip = dir.join("k");
-            let at = |port: u16| format!("ipc://{}-{port}", ip.display());
+            let at = |port: u16| Target::Unix(dir.join(format!("k-{port}")));
             let conn = json!({
                 "transport": "ipc",
                 "ip": ip,
@@ -465,7 +498,7 @@ fn connection(
                 .collect::<std::io::Result<Vec<_>>>()
                 .map_err(|e| format!("cannot reserve loopback ports for a kernel: {e}"))?;
             drop(listeners);
-            let at = |port: u16| format!("tcp://127.0.0.1:{port}");
+            let at = |port: u16| Target::Tcp(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
             let conn = json!({
                 "transport": "tcp",
                 "ip": "127.0.0.1",
@@ -538,13 +571,15 @@ fn ipython_startup_line() -> Option<String> {
     })
 }
 
-/// Reads, verifies and forwards messages; with a `budget`, holds each message's size in it
-/// (capped at the whole budget) until the message is dropped downstream.
+/// Reads, verifies and forwards messages, holding each message's size in `budget` (capped at
+/// the whole budget) until the message is dropped downstream. A message too large to decode
+/// is reported on `dropped`.
 async fn read_loop<S: SocketRecv>(
     mut socket: S,
     session: Session,
     tx: mpsc::Sender<Incoming>,
-    budget: Option<Arc<tokio::sync::Semaphore>>,
+    budget: Arc<tokio::sync::Semaphore>,
+    dropped: mpsc::Sender<u64>,
 ) {
     let mut bad = 0u32;
     loop {
@@ -553,25 +588,22 @@ async fn read_loop<S: SocketRecv>(
             Err(_) => return,
         };
         let frames: Vec<Bytes> = msg.into_vec();
-        let permit = match &budget {
-            Some(b) => {
-                let size: usize = frames.iter().map(|f| f.len()).sum();
-                let n = size.clamp(1, OUTPUT_BUDGET) as u32;
-                match b.clone().acquire_many_owned(n).await {
-                    Ok(p) => Some(p),
-                    Err(_) => return,
-                }
-            }
-            None => None,
+        let size: usize = frames.iter().map(|f| f.len()).sum();
+        let n = size.clamp(1, OUTPUT_BUDGET) as u32;
+        let Ok(permit) = budget.clone().acquire_many_owned(n).await else {
+            return;
         };
         match session.decode(&frames) {
             Ok(mut m) => {
-                m.budget = permit;
+                m.budget = Some(permit);
                 if tx.send(m).await.is_err() {
                     return;
                 }
             }
             Err(e) => {
+                if matches!(e, WireError::TooLarge(_)) {
+                    let _ = dropped.try_send(size as u64);
+                }
                 // Code in the kernel knows the key and can send anything; keep the log small.
                 bad += 1;
                 if bad <= 10 {
@@ -625,45 +657,64 @@ struct Connected {
     iopub_rx: mpsc::Receiver<Incoming>,
     iopub_task: JoinHandle<()>,
     tasks: Vec<JoinHandle<()>>,
+    relays: Relays,
 }
 
-/// Connects shell, iopub (and control), then makes sure the iopub subscription is live.
+/// Starts the relays, connects shell, iopub (and control) through them, then makes sure the
+/// iopub subscription is live.
 async fn connect_and_handshake(
     endpoints: &Endpoints,
     session: &Session,
     with_control: bool,
+    dropped: &mpsc::Sender<u64>,
 ) -> Result<Connected, String> {
     for probe in &endpoints.probes {
         wait_listening(probe).await;
     }
-    let (mut iopub_rx, iopub_task) = open_iopub(endpoints, session).await?;
+    let relay = |target: &Target| {
+        Relay::start(target.clone(), dropped.clone())
+            .map_err(|e| format!("cannot start a relay to the kernel: {e}"))
+    };
+    let relays = Relays {
+        shell: relay(&endpoints.shell)?,
+        iopub: relay(&endpoints.iopub)?,
+        control: with_control
+            .then(|| relay(&endpoints.control))
+            .transpose()?,
+    };
+    let (mut iopub_rx, iopub_task) =
+        open_iopub(&relays.iopub.endpoint, session, dropped.clone()).await?;
     let mut shell = zeromq::DealerSocket::new();
     shell
-        .connect(&endpoints.shell)
+        .connect(&relays.shell.endpoint)
         .await
         .map_err(|e| format!("cannot connect to the kernel's shell socket: {e}"))?;
     let (mut shell_tx, shell_read) = shell.split();
     let (tx, mut shell_rx) = mpsc::channel(CHANNEL_DEPTH);
+    // Replies are small, but the kernel decides: they get a byte budget of their own.
+    let shell_budget = Arc::new(tokio::sync::Semaphore::new(OUTPUT_BUDGET));
     let mut tasks = vec![tokio::spawn(read_loop(
         shell_read,
         session.clone(),
         tx,
-        None,
+        shell_budget,
+        dropped.clone(),
     ))];
-    let control_tx = if with_control {
-        let mut control = zeromq::DealerSocket::new();
-        control
-            .connect(&endpoints.control)
-            .await
-            .map_err(|e| format!("cannot connect to the kernel's control socket: {e}"))?;
-        let (control_tx, mut control_read) = control.split();
-        // Replies (interrupt_reply) are of no interest; keep the socket drained.
-        tasks.push(tokio::spawn(async move {
-            while control_read.recv().await.is_ok() {}
-        }));
-        Some(control_tx)
-    } else {
-        None
+    let control_tx = match &relays.control {
+        Some(relay) => {
+            let mut control = zeromq::DealerSocket::new();
+            control
+                .connect(&relay.endpoint)
+                .await
+                .map_err(|e| format!("cannot connect to the kernel's control socket: {e}"))?;
+            let (control_tx, mut control_read) = control.split();
+            // Replies (interrupt_reply) are of no interest; keep the socket drained.
+            tasks.push(tokio::spawn(async move {
+                while control_read.recv().await.is_ok() {}
+            }));
+            Some(control_tx)
+        }
+        None => None,
     };
     sync_channels(session, &mut shell_tx, &mut shell_rx, &mut iopub_rx).await?;
     Ok(Connected {
@@ -673,17 +724,19 @@ async fn connect_and_handshake(
         iopub_rx,
         iopub_task,
         tasks,
+        relays,
     })
 }
 
 /// A new iopub subscription with its reader task and a fresh output budget.
 async fn open_iopub(
-    endpoints: &Endpoints,
+    endpoint: &str,
     session: &Session,
+    dropped: mpsc::Sender<u64>,
 ) -> Result<(mpsc::Receiver<Incoming>, JoinHandle<()>), String> {
     let mut iopub = zeromq::SubSocket::new();
     iopub
-        .connect(&endpoints.iopub)
+        .connect(endpoint)
         .await
         .map_err(|e| format!("cannot connect to the kernel's iopub socket: {e}"))?;
     iopub
@@ -692,7 +745,7 @@ async fn open_iopub(
         .map_err(|e| format!("cannot subscribe to iopub: {e}"))?;
     let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
     let budget = Arc::new(tokio::sync::Semaphore::new(OUTPUT_BUDGET));
-    let task = tokio::spawn(read_loop(iopub, session.clone(), tx, Some(budget)));
+    let task = tokio::spawn(read_loop(iopub, session.clone(), tx, budget, dropped));
     Ok((rx, task))
 }
 
@@ -707,7 +760,7 @@ async fn sync_channels(
     let mut got_reply = false;
     let mut got_iopub = false;
     while !(got_reply && got_iopub) {
-        let (_, frames) = session.request("kernel_info_request", json!({}));
+        let (_, frames) = session.request("kernel_info_request", &json!({}));
         shell_tx
             .send(ZmqMessage::try_from(frames).expect("frames are never empty"))
             .await

@@ -11,6 +11,7 @@ mod catalog;
 mod context;
 mod kernel;
 mod language;
+mod relay;
 mod wire;
 
 use std::collections::{HashMap, HashSet};
@@ -183,7 +184,13 @@ impl Interpreter {
     }
 
     async fn create_context(&self, req: Request<Incoming>) -> Res {
-        let raw = match http::read_body(req.into_body()).await {
+        let raw = match http::read_body(
+            req.into_body(),
+            http::MAX_SMALL_BODY,
+            &mut http::REQUESTS.hold(),
+        )
+        .await
+        {
             Ok(b) => b,
             Err(res) => return *res,
         };
@@ -212,7 +219,8 @@ impl Interpreter {
     }
 
     async fn execute(&self, req: Request<Incoming>) -> Res {
-        let raw = match http::read_body(req.into_body()).await {
+        let mut hold = http::REQUESTS.hold();
+        let raw = match http::read_body(req.into_body(), http::MAX_EXECUTE_BODY, &mut hold).await {
             Ok(b) => b,
             Err(res) => return *res,
         };
@@ -220,6 +228,9 @@ impl Interpreter {
             Ok(b) => b,
             Err(res) => return *res,
         };
+        // The code is held once from here on, and counts until it is sent to the kernel.
+        drop(raw);
+        hold.resize(body.code.len());
         let handle = match (&body.context_id, &body.language) {
             (Some(_), Some(_)) => {
                 return http::text(
@@ -247,6 +258,7 @@ impl Interpreter {
             code: body.code,
             env_vars,
             out: tx,
+            hold,
         };
         if handle.execute(job).await.is_err() {
             return not_found(&handle.info.id);

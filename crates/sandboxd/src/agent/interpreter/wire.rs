@@ -15,6 +15,11 @@ use sha2::Sha256;
 
 const DELIMITER: &[u8] = b"<IDS|MSG>";
 
+/// Most JSON values (array elements, object members, scalars) one message may hold. Parsed,
+/// each costs 32 bytes or more whatever its size on the wire (`[0,0,…]` is 2 bytes a value),
+/// so this bounds the memory a message takes once decoded at ~32 MiB beyond its bytes.
+pub const MAX_JSON_VALUES: usize = 1 << 20;
+
 /// Signs and parses messages for one kernel connection.
 #[derive(Clone)]
 pub struct Session {
@@ -46,6 +51,8 @@ pub enum WireError {
     BadSignature,
     #[error("invalid JSON in a Jupyter message: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("a Jupyter message with more than {MAX_JSON_VALUES} JSON values ({0} bytes)")]
+    TooLarge(usize),
 }
 
 type HmacSha256 = Hmac<Sha256>;
@@ -63,7 +70,11 @@ impl Session {
     }
 
     /// Builds a request; returns its `msg_id` and frames.
-    pub fn request(&self, msg_type: &str, content: Value) -> (String, Vec<Bytes>) {
+    pub fn request(
+        &self,
+        msg_type: &str,
+        content: &(impl serde::Serialize + ?Sized),
+    ) -> (String, Vec<Bytes>) {
         let msg_id = uuid::Uuid::new_v4().to_string();
         let header = json!({
             "msg_id": msg_id,
@@ -77,7 +88,7 @@ impl Session {
             serde_json::to_vec(&header).expect("json"),
             b"{}".to_vec(),
             b"{}".to_vec(),
-            serde_json::to_vec(&content).expect("json"),
+            serde_json::to_vec(content).expect("json"),
         ];
         let mut mac = self.mac();
         for p in &parts {
@@ -110,6 +121,9 @@ impl Session {
         }
         mac.verify_slice(&sig)
             .map_err(|_| WireError::BadSignature)?;
+        if rest[1..5].iter().map(|f| json_values(f)).sum::<usize>() > MAX_JSON_VALUES {
+            return Err(WireError::TooLarge(frames.iter().map(|f| f.len()).sum()));
+        }
         let header: Map<String, Value> = serde_json::from_slice(&rest[1])?;
         let parent: Map<String, Value> = serde_json::from_slice(&rest[2])?;
         let content: Value = serde_json::from_slice(&rest[4])?;
@@ -135,6 +149,29 @@ impl Session {
             size: frames.iter().map(|f| f.len()).sum(),
         })
     }
+}
+
+/// About how many values a JSON text holds: commas and opening brackets outside strings,
+/// plus one (exact for arrays; an object member counts once). One pass, nothing allocated.
+pub fn json_values(raw: &[u8]) -> usize {
+    let (mut n, mut in_string, mut escaped) = (1, false, false);
+    for &b in raw {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else {
+            match b {
+                b'"' => in_string = true,
+                b',' | b'[' | b'{' => n += 1,
+                _ => {}
+            }
+        }
+    }
+    n
 }
 
 /// Current UTC time as ISO 8601 with microseconds and `+00:00`.
@@ -195,7 +232,7 @@ mod tests {
     #[test]
     fn round_trip_with_signature() {
         let s = Session::new(b"secret".to_vec());
-        let (id, mut frames) = s.request("kernel_info_request", json!({}));
+        let (id, mut frames) = s.request("kernel_info_request", &json!({}));
         // Make it look like a reply to itself: parent_header = our header.
         frames[3] = frames[2].clone();
         let mut mac = s.mac();
@@ -215,13 +252,40 @@ mod tests {
     #[test]
     fn tampered_messages_are_rejected() {
         let s = Session::new(b"secret".to_vec());
-        let (_, mut frames) = s.request("execute_request", json!({"code": "1"}));
+        let (_, mut frames) = s.request("execute_request", &json!({"code": "1"}));
         frames[5] = Bytes::from_static(b"{\"code\": \"2\"}");
         assert!(matches!(s.decode(&frames), Err(WireError::BadSignature)));
         let other = Session::new(b"other".to_vec());
-        let (_, frames) = other.request("execute_request", json!({}));
+        let (_, frames) = other.request("execute_request", &json!({}));
         assert!(matches!(s.decode(&frames), Err(WireError::BadSignature)));
         assert!(s.decode(&frames[1..]).is_err());
+    }
+
+    #[test]
+    fn value_bombs_are_refused_before_parsing() {
+        assert_eq!(json_values(b"[0,0,0]"), 4);
+        assert_eq!(json_values(br#"{"a":"x,[{\",y","b":[1,{}]}"#), 6);
+        let s = Session::new(b"k".to_vec());
+        let (_, mut frames) = s.request("display_data", &json!({}));
+        let bomb = format!("[{}0]", "0,".repeat(MAX_JSON_VALUES));
+        frames[5] = Bytes::from(bomb);
+        let mut mac = s.mac();
+        for p in &frames[2..6] {
+            mac.update(p);
+        }
+        frames[1] = Bytes::from(hex(&mac.finalize().into_bytes()));
+        assert!(matches!(s.decode(&frames), Err(WireError::TooLarge(_))));
+        // A big message of few values (an image) is fine.
+        let (_, mut frames) = s.request("display_data", &json!({}));
+        frames[5] = Bytes::from(
+            serde_json::to_vec(&json!({"data": {"image/png": "A".repeat(8 << 20)}})).unwrap(),
+        );
+        let mut mac = s.mac();
+        for p in &frames[2..6] {
+            mac.update(p);
+        }
+        frames[1] = Bytes::from(hex(&mac.finalize().into_bytes()));
+        assert!(s.decode(&frames).is_ok());
     }
 
     #[test]
