@@ -1,7 +1,7 @@
 //! The sandbox's root filesystem, as a list of [`Step`]s for the fork-safe child.
 //!
-//! Layout (platform-notes §2): one tmpfs, **the writable layer**, sized by the disk limit,
-//! holds everything the sandbox writes — the root directory with `/tmp`, `/home/user`,
+//! Layout (docs/platform.md#filesystem): one tmpfs, **the writable layer**, sized by the disk
+//! limit, holds everything the sandbox writes — the root directory with `/tmp`, `/home/user`,
 //! `/root`, `/etc`, `/var`, … and, for a root daemon, the upper layer of the `/usr` overlay —
 //! so one quota covers every write and all of it vanishes with the sandbox's mount namespace.
 //!
