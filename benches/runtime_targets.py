@@ -1,4 +1,5 @@
-"""The runtime performance targets of issue 6, measured through our SDK against private daemons.
+"""The local runtime's performance targets (docs/runtime-performance.md), measured through our
+SDK against private daemons.
 
 Measures (milliseconds unless noted; p50 / p99 / min / max / n):
   * pool_create            — `e2b_code_interpreter.Sandbox.create()` served by the warm pool

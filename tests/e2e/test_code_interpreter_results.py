@@ -89,7 +89,8 @@ def test_execution_count(sandbox):
 
 
 def test_keepalive_lines_while_silent(sandbox, local_runtime):
-    """The raw stream carries a keepalive line after 5 s without output (protocol §8.8)."""
+    """The raw stream carries a keepalive line after 5 s without output
+    (docs/protocol.md#interrupts-and-keepalives)."""
     import http.client
     from urllib.parse import urlparse
 

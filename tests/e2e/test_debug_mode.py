@@ -1,4 +1,4 @@
-"""`e2b-local serve --debug` serves the SDKs' debug mode (protocol.md §1.4): with
+"""`e2b-local serve --debug` serves the SDKs' debug mode (docs/protocol.md#debug-mode): with
 `E2B_DEBUG=true` our SDK makes no API call on create, uses `debug_sandbox_id`, and talks to
 envd on localhost:49983 and to the code interpreter on localhost:49999 — which the daemon
 routes to a real sandbox; `get_info` goes to the API on localhost:3000."""

@@ -1,4 +1,5 @@
-"""Security tier (design §6): attacks from inside real sandboxes, in both privilege modes.
+"""Security tier (docs/design.md#tests): attacks from inside real sandboxes, in both privilege
+modes.
 
 Two daemons per session, each private to the tier:
 
@@ -31,7 +32,7 @@ MODES = ["root", "unprivileged"]
 
 
 def _delegate_cgroups(parent: str, uid: int, gid: int) -> list[Path]:
-    """Creates `<ctl>/<parent>` owned by the user (v1 delegation, platform-notes §3)."""
+    """Creates `<ctl>/<parent>` owned by the user (docs/platform.md#cgroup-delegation)."""
     made = []
     for ctl in ("memory", "pids", "cpu", "freezer", "unified"):
         root = CGROUP / ctl

@@ -1,4 +1,5 @@
-"""Access control of the daemon (design §3, §4.1): API key on the control plane, access token
+"""Access control of the daemon (docs/design.md#the-per-user-daemon,
+docs/design.md#listener-and-routing): API key on the control plane, access token
 on the data plane, private state, loopback-only listener; a second local user can neither use
 the first user's daemon nor see its sandboxes."""
 

@@ -187,7 +187,7 @@ print(json.dumps((c1.children_user + c1.children_system - c0.children_user - c0.
 
 
 def test_v2_backend_is_reported_where_unavailable(runtime):
-    """This machine's unified hierarchy has no resource controllers (platform-notes §3): the
+    """This machine's unified hierarchy has no resource controllers (docs/platform.md#cgroups): the
     v2 backend cannot be exercised here; its absence must be stated, not faked."""
     controllers = (
         (CGROUP / "unified" / "cgroup.controllers").read_text().split()

@@ -1,4 +1,4 @@
-"""Command-path variants (issue #4's `sandbox.commands.run`): the same attacks through envd's
+"""Command-path variants (`sandbox.commands.run`): the same attacks through envd's
 process service, including as sandbox root, which `run_code` cannot reach."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Invariant 7 and design §4.4: kill, timeout and daemon death leave nothing behind; pause
+"""Invariant 7 (docs/design.md#invariant-7-cleanup) and docs/design.md#lifecycle: kill, timeout
+and daemon death leave nothing behind; pause
 freezes the cgroup and resume brings the same sandbox back. Counts are taken on the host."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Chart deserialisation (``e2b/chart`` payloads, protocol.md §8.11)."""
+"""Chart deserialisation (``e2b/chart`` payloads, docs/protocol.md#chart-payload)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Connection configuration: option/environment/default precedence, the cloud-or-local
-choice (design.md §3), http_version validation and the sandbox URL rules (protocol.md §1.3)."""
+choice (docs/design.md#choosing-cloud-or-local), http_version validation and the sandbox URL
+rules (docs/protocol.md#url-resolution)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Exception classes: exact bases and 2.63.0 ``status_code`` semantics (api-surface §11)."""
+"""Exception classes: exact bases and 2.63.0 ``status_code`` semantics
+(docs/protocol.md#exception-classes)."""
 
 from __future__ import annotations
 

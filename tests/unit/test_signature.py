@@ -1,4 +1,4 @@
-"""Signed file URLs (protocol.md §6.2)."""
+"""Signed file URLs (docs/protocol.md#signed-urls)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-//! The control-plane REST API as e2b 2.63.0 calls it (protocol.md §2, §9.1): one client per
-//! resolved config, 2.63.0's response-retry policy, and the exact error mapping of §7.4/§9.5.
+//! The control-plane REST API as e2b 2.63.0 calls it (docs/protocol.md#control-plane): one
+//! client per resolved config, 2.63.0's response-retry policy
+//! (docs/protocol.md#control-plane-retries), and the exact error mapping
+//! (docs/protocol.md#control-plane-exceptions).
 
 use std::time::{Duration, Instant};
 
@@ -102,7 +104,7 @@ impl ApiClient {
         Ok((client, endpoint))
     }
 
-    /// Sends one request with 2.63.0's retry policy (protocol.md §9.1).
+    /// Sends one request with 2.63.0's retry policy (docs/protocol.md#control-plane-retries).
     pub async fn send(
         &self,
         method: Method,
@@ -210,7 +212,7 @@ impl ApiClient {
         self.send(method, path, Some(body), extra_headers).await
     }
 
-    /// `POST /v2/sandboxes` (2.63.0; protocol.md §2.3, §9.1).
+    /// `POST /v2/sandboxes` (2.63.0; docs/protocol.md#sandbox-create).
     pub async fn create_sandbox(
         &self,
         body: &NewSandbox,
@@ -446,8 +448,9 @@ fn validate<T: serde::de::DeserializeOwned>(value: &Value) -> Result<()> {
         .map_err(|e| Error::sandbox(format!("Invalid response from the E2B API: {e}")))
 }
 
-/// Maps a control-plane error response to the exception 2.63.0 raises (protocol.md §7.4,
-/// §9.5). `default` is the class for statuses without a special case.
+/// Maps a control-plane error response to the exception 2.63.0 raises
+/// (docs/protocol.md#control-plane-exceptions). `default` is the class for statuses without a
+/// special case.
 pub fn api_error(status: u16, body: &[u8], default: ErrorKind) -> Error {
     let parsed: Option<serde_json::Map<String, Value>> = serde_json::from_slice(body).ok();
     let message = parsed
@@ -560,7 +563,7 @@ pub fn version_lt(version: &str, min: (u64, u64, u64)) -> bool {
     got < min
 }
 
-/// Query of `GET /v2/sandboxes` (protocol.md §2.8). Values are already in wire form
+/// Query of `GET /v2/sandboxes` (docs/protocol.md#sandbox-list). Values are already in wire form
 /// (`state` names, ISO-8601 `started_after`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListQuery {

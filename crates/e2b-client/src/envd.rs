@@ -1,7 +1,8 @@
-//! envd as the SDK uses it (protocol.md §3–7, §9.2–9.5): Connect unary, server-streaming and
-//! client-streaming calls with the JSON codec, the filesystem and process operations built
-//! on them, and the plain-HTTP `/files` transfers — streamed in both directions, never
-//! holding a whole file.
+//! envd as the SDK uses it (docs/protocol.md#connect-transport,
+//! docs/protocol.md#envd-http-endpoints and docs/protocol.md#error-mapping): Connect unary,
+//! server-streaming and client-streaming calls with the JSON codec, the filesystem and process
+//! operations built on them, and the plain-HTTP `/files` transfers — streamed in both directions,
+//! never holding a whole file.
 //!
 //! Errors are mapped the way 2.63.0 maps them: Connect codes to exception kinds (with the
 //! filesystem's `FileNotFoundException`), and connection-level failures (or an `unavailable`
@@ -106,7 +107,7 @@ pub enum NotFound {
     File,
 }
 
-/// The exception for a Connect error (protocol.md §7.2, 2.63.0).
+/// The exception for a Connect error (docs/protocol.md#rpc-errors, 2.63.0).
 pub fn connect_error(e: &ConnectError, not_found: NotFound) -> Error {
     let m = &e.message;
     match e.code {

@@ -1,6 +1,6 @@
 //! The client's one error type. Each [`ErrorKind`] names the upstream Python exception class
-//! the SDK raises for that condition (protocol.md §7, §9.5), so the bindings only have to look
-//! the class up by name; the message texts are the upstream ones.
+//! the SDK raises for that condition (docs/protocol.md#error-mapping), so the bindings only have to
+//! look the class up by name; the message texts are the upstream ones.
 
 use std::fmt;
 

@@ -1,4 +1,5 @@
-//! Finding — and if need be starting — the per-user local runtime (design.md §3).
+//! Finding — and if need be starting — the per-user local runtime
+//! (docs/design.md#the-per-user-daemon).
 //!
 //! The daemon publishes `state.json` (URL, API key, pid) in [`e2b_wire::local::state_dir`].
 //! A client trusts it only once `GET /health` answers. Otherwise it takes an exclusive

@@ -1,6 +1,7 @@
 //! The data plane of one sandbox as far as this build goes: envd's `/health`
-//! (`is_running`, protocol.md §6.5) and the code-interpreter API on port 49999 (§8, §7.5,
-//! §9.4): `/execute` streaming and code contexts.
+//! (`is_running`, docs/protocol.md#health-and-envs) and the code-interpreter API on port 49999
+//! (docs/protocol.md#code-interpreter, docs/protocol.md#code-interpreter-errors): `/execute`
+//! streaming and code contexts.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -337,7 +338,7 @@ fn parse_json(bytes: &[u8]) -> Result<Value> {
     })
 }
 
-/// The code interpreter's status mapping (protocol.md §7.5, 2.11.5 texts).
+/// The code interpreter's status mapping (docs/protocol.md#code-interpreter-errors, 2.11.5 texts).
 async fn check_jupyter_status(response: reqwest::Response) -> Result<reqwest::Response> {
     let status = response.status();
     if status.is_success() {
@@ -366,7 +367,8 @@ pub fn jupyter_error(status: StatusCode, body: &[u8]) -> Error {
     }
 }
 
-/// envd plain-HTTP error mapping (protocol.md §7.1, 2.63.0 502 classification).
+/// envd plain-HTTP error mapping (docs/protocol.md#envd-http-errors, with the 502 classification
+/// of docs/protocol.md#sandbox-state-errors).
 pub fn envd_error(status: u16, body: &[u8], not_found: ErrorKind) -> Error {
     let message = serde_json::from_slice::<serde_json::Map<String, Value>>(body)
         .ok()
@@ -412,7 +414,7 @@ pub fn sandbox_unavailable(message: &str) -> Error {
 }
 
 /// The body of a running `/execute` call. Dropping it closes the connection, which makes
-/// the server interrupt the kernel (protocol.md §8.8).
+/// the server interrupt the kernel (docs/protocol.md#interrupts-and-keepalives).
 #[derive(Debug)]
 pub struct ExecutionStream {
     sandbox: SandboxClient,

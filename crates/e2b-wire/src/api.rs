@@ -1,7 +1,7 @@
-//! Control-plane REST models (protocol.md §2). Field names are the wire names; note the mixed
-//! casing the real API uses (`allow_internet_access` in create bodies, `allowInternetAccess`
-//! in `SandboxDetail`). Optional fields are omitted when `None` so that request bodies match
-//! what the official SDK sends.
+//! Control-plane REST models (docs/protocol.md#control-plane). Field names are the wire names; note
+//! the mixed casing the real API uses (`allow_internet_access` in create bodies,
+//! `allowInternetAccess` in `SandboxDetail`). Optional fields are omitted when `None` so that
+//! request bodies match what the official SDK sends.
 
 use std::collections::HashMap;
 
@@ -51,7 +51,7 @@ pub struct NewSandbox {
     pub volume_mounts: Option<serde_json::Value>,
 }
 
-/// Response of create / connect (`Sandbox`, protocol.md §2.4).
+/// Response of create / connect (`Sandbox`, docs/protocol.md#sandbox-model).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Sandbox {
     #[serde(rename = "templateID")]
@@ -130,7 +130,8 @@ pub struct Lifecycle {
     pub on_timeout: String,
 }
 
-/// Response of `GET /sandboxes/{id}` (protocol.md §2.6). Timestamps are RFC 3339 strings.
+/// Response of `GET /sandboxes/{id}` (docs/protocol.md#sandbox-detail). Timestamps are RFC 3339
+/// strings.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SandboxDetail {
     #[serde(rename = "templateID")]
@@ -193,7 +194,7 @@ pub struct SandboxDetail {
     pub local_notes: Option<Vec<String>>,
 }
 
-/// Element of `GET /v2/sandboxes` (protocol.md §2.8).
+/// Element of `GET /v2/sandboxes` (docs/protocol.md#sandbox-list).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ListedSandbox {
     #[serde(rename = "templateID")]
@@ -227,7 +228,8 @@ pub struct ListedSandbox {
     pub volume_mounts: Option<Vec<HashMap<String, String>>>,
 }
 
-/// Element of `GET /sandboxes/{id}/metrics` (protocol.md §2.10); all fields required.
+/// Element of `GET /sandboxes/{id}/metrics` (docs/protocol.md#sandbox-metrics); all fields
+/// required.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SandboxMetric {
     /// RFC 3339; deprecated upstream but it is the one the SDK reads.
@@ -259,8 +261,8 @@ pub struct ApiError {
     pub error_code: Option<String>,
 }
 
-/// Error body of the sandbox proxy (protocol.md §1.8): 502 for an unknown sandbox or a
-/// closed port.
+/// Error body of the sandbox proxy (docs/protocol.md#edge-proxy-errors): 502 for an unknown sandbox
+/// or a closed port.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ProxyError {
     #[serde(rename = "sandboxId")]

@@ -1,5 +1,5 @@
-//! The Connect protocol as the E2B SDK speaks it to envd (protocol.md §3): JSON codec only,
-//! unary calls with `application/json` bodies, and streams of enveloped messages
+//! The Connect protocol as the E2B SDK speaks it to envd (docs/protocol.md#connect-transport): JSON
+//! codec only, unary calls with `application/json` bodies, and streams of enveloped messages
 //! (`application/connect+json`) ending with an end-of-stream envelope. Pure codec: no I/O.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -20,7 +20,7 @@ pub const FLAG_COMPRESSED: u8 = 0x01;
 /// Envelope flag: end-of-stream message.
 pub const FLAG_END_STREAM: u8 = 0x02;
 
-/// Connect error codes (protocol.md §3.3).
+/// Connect error codes (docs/protocol.md#unary-calls).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Code {
     Canceled,
@@ -111,7 +111,7 @@ impl Code {
     }
 
     /// The code a client derives from an HTTP status when the body is not a Connect error
-    /// (protocol.md §7.3).
+    /// (docs/protocol.md#non-connect-error-bodies).
     pub fn from_http_status(status: u16) -> Code {
         match status {
             400 => Code::InvalidArgument,
@@ -188,7 +188,8 @@ impl ConnectError {
         Some(ConnectError { code, message })
     }
 
-    /// The error a client builds from a non-Connect error response (protocol.md §7.3): an
+    /// The error a client builds from a non-Connect error response
+    /// (docs/protocol.md#non-connect-error-bodies): an
     /// integer JSON `code` replaces the status, the message is the JSON `message`, else the
     /// body text, else `HTTP <status>`.
     pub fn from_http(status: u16, body: &[u8]) -> ConnectError {

@@ -1,8 +1,9 @@
-//! envd's `process.Process` and `filesystem.Filesystem` messages (protocol.md §4.1, §5.1) in
-//! the proto3 JSON mapping the SDK uses: lowerCamel names out (snake accepted in), default
-//! values omitted, `int64` as a string (numbers accepted), `bytes` as padded base64, enums by
-//! name (numbers accepted), oneofs as optional fields of which one is set. Unknown fields are
-//! ignored.
+//! envd's `process.Process` and `filesystem.Filesystem` messages
+//! (docs/protocol.md#process-messages, docs/protocol.md#filesystem-messages,
+//! docs/protocol.md#json-codec) in the proto3 JSON mapping the SDK uses: lowerCamel names out
+//! (snake accepted in), default values omitted, `int64` as a string (numbers accepted), `bytes` as
+//! padded base64, enums by name (numbers accepted), oneofs as optional fields of which one is set.
+//! Unknown fields are ignored.
 
 use std::collections::BTreeMap;
 
@@ -298,7 +299,7 @@ mod b64_field {
     pub use super::b64::ser as serialize;
 }
 
-/// `ProcessEvent.EndEvent`: Go `os.ProcessState` semantics (protocol.md §4.2).
+/// `ProcessEvent.EndEvent`: Go `os.ProcessState` semantics (docs/protocol.md#exit-status).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EndEvent {
     #[serde(
@@ -580,7 +581,7 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
-/// `EntryInfo` (protocol.md §5.2 semantics).
+/// `EntryInfo` (semantics: docs/protocol.md#entry-info).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EntryInfo {
@@ -739,7 +740,7 @@ pub struct GetWatcherEventsResponse {
     pub events: Vec<FilesystemEvent>,
 }
 
-/// One item of the `POST /files` response (protocol.md §6.4).
+/// One item of the `POST /files` response (docs/protocol.md#files-upload).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WriteInfo {
     pub path: String,

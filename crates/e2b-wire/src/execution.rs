@@ -1,4 +1,5 @@
-//! The code-interpreter execution stream (protocol.md §8.2–8.4): the `POST /execute` request
+//! The code-interpreter execution stream (docs/protocol.md#execute-request,
+//! docs/protocol.md#execution-stream, docs/protocol.md#result-fields): the `POST /execute` request
 //! and the NDJSON lines of its response, plus the MIME-bundle → result mapping the server
 //! applies to Jupyter `execute_result` / `display_data` messages.
 
@@ -229,7 +230,7 @@ fn take_string(bundle: &mut Map<String, Value>, key: &str) -> Option<String> {
 
 impl ResultLine {
     /// Builds a result from a Jupyter MIME bundle (`content.data`): known MIME types become
-    /// fields, the rest goes to `extra` keyed by MIME type (protocol.md §8.4).
+    /// fields, the rest goes to `extra` keyed by MIME type (docs/protocol.md#result-fields).
     pub fn from_mime_bundle(mut bundle: Map<String, Value>, is_main_result: bool) -> Self {
         let text = take_string(&mut bundle, "text/plain").map(|t| strip_quotes(&t).to_owned());
         ResultLine {

@@ -1,4 +1,5 @@
-//! Header names, ports and fixed texts of the E2B wire protocol (protocol.md §1.6, §1.8).
+//! Header names, ports and fixed texts of the E2B wire protocol (docs/protocol.md#headers,
+//! docs/protocol.md#edge-proxy-errors).
 
 /// Control-plane API key header (sent as `X-API-KEY`; HTTP header names are case-insensitive).
 pub const API_KEY: &str = "x-api-key";
@@ -23,7 +24,8 @@ pub const ENVD_PORT: u16 = 49983;
 /// Port of the code-interpreter server inside a sandbox.
 pub const JUPYTER_PORT: u16 = 49999;
 
-/// The envd version the local runtime reports (unlocks every SDK feature gate, protocol.md §6.7).
+/// The envd version the local runtime reports (unlocks every SDK feature gate,
+/// docs/protocol.md#version-gates).
 pub const ENVD_VERSION: &str = "0.6.13";
 /// Constant `clientID` of the reference API.
 pub const CLIENT_ID: &str = "6532622b";

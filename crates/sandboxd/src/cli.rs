@@ -1,6 +1,6 @@
-//! The `e2b-local` command line (design §3): `serve` runs the per-user daemon in the
-//! foreground; `status`, `list`, `kill`, `stop`, `env` and `logs` manage a running one
-//! through its state file and its API; `template` lists and defines local templates. Every
+//! The `e2b-local` command line (docs/design.md#the-per-user-daemon): `serve` runs the per-user
+//! daemon in the foreground; `status`, `list`, `kill`, `stop`, `env` and `logs` manage a running
+//! one through its state file and its API; `template` lists and defines local templates. Every
 //! command takes `--json` for machine-readable output on stdout.
 
 use std::collections::BTreeMap;

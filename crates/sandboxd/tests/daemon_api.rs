@@ -1,4 +1,5 @@
-//! The control-plane API of the daemon over real HTTP (protocol.md §2, §9.6, §10), with the
+//! The control-plane API of the daemon over real HTTP (docs/protocol.md#control-plane,
+//! docs/protocol.md#serving-both-versions), with the
 //! stand-in sandbox backend so that it runs without namespaces or kernels.
 
 mod daemon_common;
@@ -390,7 +391,7 @@ async fn metadata_filter_decodes_the_sdk_triple_encoding() {
     d.create(r#"{"templateID":"base","metadata":{"a b":"c&d","x":"other"}}"#)
         .await;
     d.create(r#"{"templateID":"base","metadata":{}}"#).await;
-    // What the SDK sends for metadata={"a b": "c&d", "x": "y"} (protocol.md §2.8).
+    // What the SDK sends for metadata={"a b": "c&d", "x": "y"} (docs/protocol.md#metadata-filter).
     let resp = d
         .api(
             Method::GET,

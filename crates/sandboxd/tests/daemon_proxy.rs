@@ -1,5 +1,6 @@
 //! The data plane of the daemon: routing by `E2b-Sandbox-Id` / `E2b-Sandbox-Port`, the edge
-//! proxy's exact errors (protocol.md §1.8), access tokens (§6.1), and streaming in both
+//! proxy's exact errors (docs/protocol.md#edge-proxy-errors), access tokens
+//! (docs/protocol.md#access-token), and streaming in both
 //! directions to the agent's unix socket — with the stand-in backend's HTTP agent.
 
 mod daemon_common;

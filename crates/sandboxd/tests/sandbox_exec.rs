@@ -1,5 +1,5 @@
-//! Code execution through the agent's code-interpreter API (protocol.md §8) against a real
-//! ipykernel inside a real sandbox.
+//! Code execution through the agent's code-interpreter API (docs/protocol.md#code-interpreter)
+//! against a real ipykernel inside a real sandbox.
 
 mod sandbox_support;
 

@@ -1,5 +1,6 @@
-//! Isolation, checked from inside a real sandbox by running code in its kernel (design.md
-//! §4.2 invariants 1–3 and the root-filesystem layout), plus what the host sees.
+//! Isolation, checked from inside a real sandbox by running code in its kernel
+//! (docs/design.md#security-invariants, invariants 1–3, and the root-filesystem layout of
+//! docs/platform.md#filesystem), plus what the host sees.
 
 mod sandbox_support;
 

@@ -1,6 +1,6 @@
 //! Telling an out-of-memory kill from other deaths, so an execution killed by the sandbox's
-//! memory limit is reported as such (design §4.2 invariant 5: a typed error, not a hang or a
-//! "timeout"). The daemon passes the sandbox's memory-cgroup event file as an fd
+//! memory limit is reported as such (docs/design.md#invariant-5-limits: a typed error, not a hang
+//! or a "timeout"). The daemon passes the sandbox's memory-cgroup event file as an fd
 //! ([`super::config::MEMORY_EVENTS_FD`]); no cgroup file system is mounted inside.
 
 use std::fs::File;

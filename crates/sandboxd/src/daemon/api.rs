@@ -1,6 +1,7 @@
-//! The control-plane REST API (protocol.md §2, §9.1, §9.6, §10) and the daemon's admin
-//! endpoints (`/local/...`). Every error status carries a JSON `{"code","message"}` body and
-//! `Should-Retry: false` (a local retry never helps, and a replayed create could double up).
+//! The control-plane REST API (docs/protocol.md#control-plane,
+//! docs/protocol.md#serving-both-versions) and the daemon's admin endpoints (`/local/...`). Every
+//! error status carries a JSON `{"code","message"}` body and `Should-Retry: false` (a local retry
+//! never helps, and a replayed create could double up).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -263,7 +264,7 @@ async fn connect(d: &Arc<Daemon>, id: &str, req: Request<Incoming>) -> ApiResult
     let entry = d.registry.get(id).ok_or_else(|| ApiErr::not_found(id))?;
     let _t = entry.transition.lock().await;
     if entry.is_paused() {
-        // protocol.md §2.5: connecting resumes a paused sandbox and answers 201.
+        // docs/protocol.md#sandbox-connect: connecting resumes a paused sandbox and answers 201.
         thaw(&entry).await?;
         entry.set_end_at(Utc::now() + timeout);
         return Ok(json_response(StatusCode::CREATED, &sandbox_json(&entry)));
@@ -284,9 +285,9 @@ async fn thaw(entry: &SandboxEntry) -> Result<(), ApiErr> {
     Ok(())
 }
 
-/// `POST /sandboxes/{id}/pause` (protocol.md §2.7): freezes the sandbox's cgroup — memory is
-/// kept, CPU use drops to zero; 409 when already paused. `memory: false` (filesystem-only
-/// snapshots) is treated like `true`: the local runtime always keeps memory.
+/// `POST /sandboxes/{id}/pause` (docs/protocol.md#kill-timeout-and-pause): freezes the sandbox's
+/// cgroup — memory is kept, CPU use drops to zero; 409 when already paused. `memory: false`
+/// (filesystem-only snapshots) is treated like `true`: the local runtime always keeps memory.
 async fn pause(d: &Arc<Daemon>, id: &str, req: Request<Incoming>) -> ApiResult {
     let _body: PauseSandbox = read_json(req).await?.unwrap_or_default();
     let entry = d.registry.get(id).ok_or_else(|| ApiErr::not_found(id))?;
@@ -629,7 +630,7 @@ fn decode_cursor(token: &str, asc: bool) -> Result<(DateTime<Utc>, String), ApiE
     Ok((time, id.to_string()))
 }
 
-/// `GET /v2/sandboxes` (protocol.md §2.8).
+/// `GET /v2/sandboxes` (docs/protocol.md#sandbox-list).
 fn list_v2(d: &Daemon, query: Option<&str>) -> ApiResult {
     let params = query_params(query);
     let filter = metadata_filter(&params)?;

@@ -1,4 +1,4 @@
-//! `e2b-local serve --debug`: the SDKs' debug mode (protocol.md §1.4) against the local
+//! `e2b-local serve --debug`: the SDKs' debug mode (docs/protocol.md#debug-mode) against the local
 //! runtime. With `E2B_DEBUG=true` an SDK makes no API call on create, calls the sandbox
 //! `debug_sandbox_id`, and talks to envd at `http://localhost:49983` and to the code
 //! interpreter at `http://localhost:49999` (plain HTTP, no access token); `get_info`, `list`

@@ -1,5 +1,6 @@
 //! Small HTTP building blocks shared by the control plane and the data-plane proxy: the
-//! response body type, JSON responses, and the query-string decoding rules of protocol.md §2.8.
+//! response body type, JSON responses, and the query-string decoding rules of
+//! docs/protocol.md#metadata-filter.
 
 use std::collections::HashMap;
 
@@ -38,7 +39,8 @@ pub fn status_only(status: StatusCode) -> Response<Body> {
     resp
 }
 
-/// `{"code": <status>, "message": ...}` — the error body of every status (protocol.md §2.1).
+/// `{"code": <status>, "message": ...}` — the error body of every status
+/// (docs/protocol.md#control-plane-conventions).
 pub fn error_json(status: StatusCode, message: impl Into<String>) -> Response<Body> {
     json_response(
         status,
@@ -67,9 +69,9 @@ pub fn query_unescape(s: &str) -> Result<String, String> {
     crate::route::unescape(s).map_err(|r| r.message)
 }
 
-/// Decodes the `metadata` list filter (protocol.md §2.8). `raw` is the parameter after normal
-/// query decoding; it is unescaped once more, split on `&` then `=` (exactly two parts), and
-/// key and value are unescaped again.
+/// Decodes the `metadata` list filter (docs/protocol.md#metadata-filter). `raw` is the parameter
+/// after normal query decoding; it is unescaped once more, split on `&` then `=` (exactly two
+/// parts), and key and value are unescaped again.
 pub fn decode_metadata_filter(raw: &str) -> Result<Vec<(String, String)>, String> {
     let once = query_unescape(raw)?;
     let mut pairs = Vec::new();
@@ -94,7 +96,7 @@ mod tests {
 
     #[test]
     fn metadata_triple_encoding() {
-        // Wire form from protocol.md §2.8.
+        // Wire form from docs/protocol.md#metadata-filter.
         let params = query_params(Some("metadata=a%252520b%3Dc%252526d%26x%3Dy"));
         let pairs = decode_metadata_filter(&params["metadata"]).unwrap();
         assert_eq!(

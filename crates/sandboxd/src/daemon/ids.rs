@@ -28,7 +28,7 @@ pub fn access_token() -> String {
     hex(&random_bytes::<20>())
 }
 
-/// Sandbox id: 20 characters of `[a-z0-9]` (protocol.md §1.3), uniformly distributed.
+/// Sandbox id: 20 characters of `[a-z0-9]` (docs/protocol.md#sandbox-ids), uniformly distributed.
 pub fn sandbox_id() -> String {
     const ALPHABET: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let mut out = String::with_capacity(20);

@@ -1,7 +1,8 @@
 //! The per-user daemon: one loopback HTTP/1.1 listener serving the control-plane API and,
-//! routed by `E2b-Sandbox-Id` / `E2b-Sandbox-Port`, every sandbox's data plane (design §4.1);
-//! the in-memory sandbox registry with its timeouts (§4.4); the state file the SDK and the CLI
-//! use to find it (§3).
+//! routed by `E2b-Sandbox-Id` / `E2b-Sandbox-Port`, every sandbox's data plane
+//! (docs/design.md#listener-and-routing); the in-memory sandbox registry with its timeouts
+//! (docs/design.md#lifecycle); the state file the SDK and the CLI use to find it
+//! (docs/design.md#the-per-user-daemon).
 //!
 //! Entry points: [`serve_blocking`] (builds its own tokio runtime — what the Python binding
 //! calls with the GIL released), [`serve`] (async, runs until shutdown) and [`start`] (async,
@@ -196,7 +197,7 @@ impl DaemonConfig {
     }
 }
 
-/// Default sandbox lifetime when a request gives none (protocol.md §2.3).
+/// Default sandbox lifetime when a request gives none (docs/protocol.md#sandbox-create).
 const DEFAULT_TIMEOUT_SECS: i64 = 300;
 /// How long shutdown waits for sandboxes to die before giving up on them.
 const KILL_ALL_LIMIT: Duration = Duration::from_secs(20);

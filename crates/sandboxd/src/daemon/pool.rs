@@ -1,4 +1,4 @@
-//! The warm pool (design §4.3): a few sandboxes of the default template
+//! The warm pool (docs/design.md#warm-pool): a few sandboxes of the default template
 //! (`code-interpreter-v1`) kept ready with their Python kernel started, so that
 //! `Sandbox.create()` + the first `run_code` cost milliseconds.
 //!

@@ -1,7 +1,8 @@
 //! The data plane: requests routed by `E2b-Sandbox-Id` / `E2b-Sandbox-Port` are checked
 //! (sandbox known, port served, access token) and reverse-proxied over HTTP/1.1 to the
 //! sandbox agent's unix socket, streaming both bodies. Errors mimic E2B's edge proxy
-//! (protocol.md §1.8) exactly, because 2.63.0 picks its exception class from the 502 text.
+//! (docs/protocol.md#edge-proxy-errors) exactly, because 2.63.0 picks its exception class from
+//! the 502 text.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -131,8 +132,8 @@ pub(crate) async fn handle(d: &Arc<Daemon>, req: Request<Incoming>) -> Response<
     forward(&entry, port, &route, req).await
 }
 
-/// Access-token rules of envd (protocol.md §6.1) and of the code interpreter (token only on
-/// `POST /execute`, the only request where the SDK sends it). Returns the refusal, if any.
+/// Access-token rules of envd (docs/protocol.md#access-token) and of the code interpreter (token
+/// only on `POST /execute`, the only request where the SDK sends it). Returns the refusal, if any.
 fn denial(entry: &SandboxEntry, route: &Route, headers: &HeaderMap) -> Option<Response<Body>> {
     if let Route::Envd(EnvdRoute::Internal(path)) = route {
         return Some(error_json(
@@ -160,7 +161,7 @@ fn denial(entry: &SandboxEntry, route: &Route, headers: &HeaderMap) -> Option<Re
     Some(unauthorized(UNAUTHORIZED_MESSAGE))
 }
 
-/// Verifies a `/files` URL signature (protocol.md §6.2):
+/// Verifies a `/files` URL signature (docs/protocol.md#signed-urls):
 /// `v1_` + base64(sha256("{path}:{read|write}:{username}:{token}[:{expiration}]")), over the
 /// parsed query — the same values the agent will be sent.
 fn check_files_signature(token: &str, route: &Route, q: &FilesQuery) -> Result<(), &'static str> {
@@ -196,8 +197,8 @@ fn check_files_signature(token: &str, route: &Route, q: &FilesQuery) -> Result<(
 }
 
 /// A signed `/files` URL (from `download_url()` / `upload_url()`) reaching the shared
-/// listener carries no routing headers (protocol.md §1.5); find the sandbox whose token
-/// produced the signature and route it there. Returns the request untouched otherwise.
+/// listener carries no routing headers (docs/protocol.md#header-routing); find the sandbox whose
+/// token produced the signature and route it there. Returns the request untouched otherwise.
 pub(crate) async fn route_signed_files(
     d: &Arc<Daemon>,
     req: Request<Incoming>,

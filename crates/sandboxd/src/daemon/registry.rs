@@ -1,5 +1,5 @@
 //! The templates the local runtime knows and the in-memory registry of running sandboxes.
-//! State lives in memory only: a daemon restart kills its sandboxes (design §4.4).
+//! State lives in memory only: a daemon restart kills its sandboxes (docs/design.md#lifecycle).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -201,7 +201,7 @@ pub struct SandboxEntry {
     pub network: Option<serde_json::Value>,
     pub process: Box<dyn LiveSandbox>,
     pub idempotency_key: Option<String>,
-    /// Frozen by `pause` (design §4.4); its timeout does not run while paused.
+    /// Frozen by `pause` (docs/design.md#lifecycle); its timeout does not run while paused.
     paused: watch::Sender<bool>,
     /// Serialises pause / resume / connect transitions.
     pub transition: tokio::sync::Mutex<()>,

@@ -2,8 +2,8 @@
 //! accounting and kill-all. Plain file writes under `/sys/fs/cgroup` (it is just files).
 //!
 //! Two backends, chosen at runtime ([`Cgroups::detect`]):
-//! * **v1** (these machines, platform-notes §3): one directory per controller hierarchy —
-//!   `memory`, `pids`, `cpu`, `freezer` — plus, when the hybrid `unified` v2 mount exists, a v2
+//! * **v1** (the supported hosts, docs/platform.md#cgroups): one directory per controller hierarchy
+//!   — `memory`, `pids`, `cpu`, `freezer` — plus, when the hybrid `unified` v2 mount exists, a v2
 //!   directory for `cgroup.kill` / `cgroup.freeze`.
 //! * **v2** (modern distributions): one directory in the unified hierarchy with `memory.max`,
 //!   `pids.max`, `cpu.max`, `cgroup.freeze`, `cgroup.kill`.

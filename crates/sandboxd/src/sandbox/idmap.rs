@@ -1,5 +1,5 @@
 //! The idmapped, read-only view of the host `/usr` that a root daemon gives every sandbox as
-//! the lower layer of its `/usr` overlay (platform-notes §2, mode D; `idmap.c`).
+//! the lower layer of its `/usr` overlay (docs/platform.md#idmapped-mounts).
 //!
 //! Sandbox ids 0.. map to a host range from [`super::SUBID_BASE`] on, so host root's files
 //! would show as `nobody` inside and the overlay could not copy them up: writes under `/usr`

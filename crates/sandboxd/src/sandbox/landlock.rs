@@ -1,6 +1,6 @@
-//! Landlock for everything in a sandbox (design §4.2 invariant 6), applied by the agent to
-//! itself at start — before it has threads or children — so kernels and commands inherit it.
-//! It is a second layer under the mount namespace, which already hides the host: the sandbox
+//! Landlock for everything in a sandbox (docs/design.md#invariant-6-confinement), applied by the
+//! agent to itself at start — before it has threads or children — so kernels and commands inherit
+//! it. It is a second layer under the mount namespace, which already hides the host: the sandbox
 //! may not create device nodes or use device ioctls outside `/dev`, and (ABI ≥ 6) may not
 //! connect to abstract unix sockets or signal processes created outside its Landlock domain.
 //! Best effort: on a kernel without Landlock the agent logs that it is not enforced.

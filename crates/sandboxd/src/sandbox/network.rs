@@ -1,14 +1,14 @@
-//! Outbound network for sandboxes that ask for it (`allow_internet_access`, design §4.2
-//! invariant 4). Every sandbox has its own network namespace with only `lo`; with internet
-//! access and a root daemon, `slirp4netns` attaches a user-mode TCP/IP stack to it (a `tap0`
-//! device, 10.0.2.100/24, gateway 10.0.2.2, DNS 10.0.2.3) — hardened as platform-notes §5
-//! found necessary, because by default it forwards 10.0.2.2 to the host's 127.0.0.1:
-//! `--disable-host-loopback --enable-sandbox --enable-seccomp`.
+//! Outbound network for sandboxes that ask for it (`allow_internet_access`,
+//! docs/design.md#invariant-4-network). Every sandbox has its own network namespace with only `lo`;
+//! with internet access and a root daemon, `slirp4netns` attaches a user-mode TCP/IP stack to it (a
+//! `tap0` device, 10.0.2.100/24, gateway 10.0.2.2, DNS 10.0.2.3) — hardened as
+//! docs/platform.md#network explains, because by default it forwards 10.0.2.2 to the host's
+//! 127.0.0.1: `--disable-host-loopback --enable-sandbox --enable-seccomp`.
 //!
 //! Without root (`/dev/net/tun` is root-only on these machines) or without slirp4netns the
 //! sandbox has no network; [`Network::unavailable_reason`] says why, for the WARNING and the
 //! sandbox's `localNotes`. pasta is not used: the Debian 12 build cannot attach to a
-//! root-owned namespace and forwards host ports by default (platform-notes §5).
+//! root-owned namespace and forwards host ports by default (docs/platform.md#network).
 
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};

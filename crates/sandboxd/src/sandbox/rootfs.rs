@@ -1,6 +1,6 @@
 //! The sandbox's root filesystem, as a list of [`Step`]s for the fork-safe child.
 //!
-//! Layout: one tmpfs, **the writable layer**, sized by the disk limit, holds everything the
+//! Layout (docs/platform.md#filesystem): one tmpfs, **the writable layer**, sized by the disk limit, holds everything the
 //! sandbox can write — the root directory with `/tmp`, `/home/user`, `/root`, `/etc`, `/var`,
 //! `/run`, `/dev` with `/dev/shm`, … and, for a root daemon, the upper layer of the `/usr`
 //! overlay — so one quota covers every write and all of it vanishes with the sandbox's mount

@@ -1,5 +1,5 @@
-//! The seccomp filter every sandbox process runs under (design §4.2 invariant 6), compiled
-//! with `seccompiler` (rust-vmm's BPF compiler) in the daemon and installed by the launch
+//! The seccomp filter every sandbox process runs under (docs/design.md#invariant-6-confinement),
+//! compiled with `seccompiler` (rust-vmm's BPF compiler) in the daemon and installed by the launch
 //! child right before it execs the agent, after `PR_SET_NO_NEW_PRIVS`; the agent, kernels and
 //! commands inherit it and cannot remove it.
 //!

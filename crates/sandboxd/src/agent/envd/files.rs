@@ -1,9 +1,9 @@
-//! envd's plain-HTTP `/files` (protocol.md §6.3–6.4): streamed downloads (gzip when the
-//! client asks for it) and uploads (multipart with the path in the part's filename, or a raw
-//! `application/octet-stream` body, gzip-compressed or not, with `X-Metadata-*` stored as
-//! `user.e2b.*` extended attributes). Files are opened as the selected user on a blocking
-//! thread; bodies flow through small bounded channels, so neither side ever holds a whole
-//! file in memory. Signed URLs are checked by the daemon before a request gets here.
+//! envd's plain-HTTP `/files` (docs/protocol.md#files-download, docs/protocol.md#files-upload):
+//! streamed downloads (gzip when the client asks for it) and uploads (multipart with the path in
+//! the part's filename, or a raw `application/octet-stream` body, gzip-compressed or not, with
+//! `X-Metadata-*` stored as `user.e2b.*` extended attributes). Files are opened as the selected
+//! user on a blocking thread; bodies flow through small bounded channels, so neither side ever
+//! holds a whole file in memory. Signed URLs are checked by the daemon before a request gets here.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};

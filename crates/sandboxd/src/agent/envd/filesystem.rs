@@ -1,7 +1,7 @@
-//! `filesystem.Filesystem` unary RPCs (protocol.md §5.3): `Stat`, `ListDir`, `MakeDir`,
-//! `Move`, `Remove`, and the `EntryInfo` they return (§5.2). Every function here is blocking
-//! and is called on a blocking-pool thread already switched to the request's user
-//! ([`super::users::as_user`]), so the kernel checks permissions as that user.
+//! `filesystem.Filesystem` unary RPCs (docs/protocol.md#filesystem-calls): `Stat`, `ListDir`,
+//! `MakeDir`, `Move`, `Remove`, and the `EntryInfo` they return (docs/protocol.md#entry-info).
+//! Every function here is blocking and is called on a blocking-pool thread already switched to the
+//! request's user ([`super::users::as_user`]), so the kernel checks permissions as that user.
 
 use std::collections::BTreeMap;
 use std::ffi::CString;

@@ -195,7 +195,8 @@ impl Envd {
             "StreamInput" => {
                 let r =
                     rpc::with_deadline(meta.deadline(), stream_input(procs, &headers, body)).await;
-                // One response message, then the end of the stream (protocol.md §3.8).
+                // One response message, then the end of the stream
+                // (docs/protocol.md#client-streams).
                 let (tx, rx) = mpsc::channel(2);
                 match r {
                     Ok(()) => {

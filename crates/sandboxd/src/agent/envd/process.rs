@@ -1,5 +1,6 @@
-//! `process.Process` (protocol.md §4): starting commands and PTYs as a user, streaming their
-//! output to any number of subscribers, input, signals, resize, and the 30 s exit record.
+//! `process.Process` (docs/protocol.md#process-service): starting commands and PTYs as a user,
+//! streaming their output to any number of subscribers, input, signals, resize, and the 30 s exit
+//! record.
 //!
 //! Each process has a driver task that reads its pipes (or PTY master) in 32 KiB (16 KiB)
 //! chunks and hands every chunk to the current subscribers — awaiting each, so a slow client
@@ -744,7 +745,7 @@ async fn drive(
             tokio::select! {
                 s = &mut exit => return (s.unwrap_or(0), false),
                 _ = tokio::time::sleep_until(d) => {
-                    // The call's deadline is the process's lifetime (protocol.md §3.7).
+                    // The call's deadline is the process's lifetime (docs/protocol.md#deadlines).
                     let _ = stop.send(true);
                     // SAFETY: kill of our own unreaped child.
                     unsafe { libc::kill(pid, libc::SIGKILL) };

@@ -1,7 +1,7 @@
-//! The server side of the Connect protocol as envd speaks it (protocol.md §3): decoding unary
-//! and enveloped requests, the request headers that matter (user, deadline, keepalive), and
-//! response bodies — unary JSON, and streams of envelopes with keepalives, a deadline and an
-//! end-of-stream message.
+//! The server side of the Connect protocol as envd speaks it (docs/protocol.md#connect-transport):
+//! decoding unary and enveloped requests, the request headers that matter (user, deadline,
+//! keepalive), and response bodies — unary JSON, and streams of envelopes with keepalives, a
+//! deadline and an end-of-stream message.
 
 use std::convert::Infallible;
 use std::future::Future;

@@ -199,8 +199,8 @@ pub fn clean(path: &Path) -> PathBuf {
     out
 }
 
-/// Resolves a request path for `user` (protocol.md §3.5): empty → home, `~`/`~/x` → under
-/// home, absolute → unchanged, relative → joined to home and cleaned. No symlink is followed:
+/// Resolves a request path for `user` (docs/protocol.md#path-resolution): empty → home, `~`/`~/x` →
+/// under home, absolute → unchanged, relative → joined to home and cleaned. No symlink is followed:
 /// the kernel resolves the path inside the sandbox's own mount namespace.
 pub fn resolve_path(path: &str, user: &User) -> Result<PathBuf, String> {
     let expanded: String = if let Some(rest) = path.strip_prefix('~') {

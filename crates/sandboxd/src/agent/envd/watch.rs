@@ -1,4 +1,4 @@
-//! Directory watches on inotify (protocol.md §5.3): the `WatchDir` stream and the polled
+//! Directory watches on inotify (docs/protocol.md#watches): the `WatchDir` stream and the polled
 //! watchers of `CreateWatcher` / `GetWatcherEvents` / `RemoveWatcher`.
 //!
 //! Events map as fsnotify maps them for envd: `IN_CREATE`/`IN_MOVED_TO` → create,

@@ -1,4 +1,4 @@
-//! Which kernels a sandbox can start, and how (design §4.3).
+//! Which kernels a sandbox can start, and how (docs/design.md#kernels-and-templates).
 //!
 //! The daemon asks the sandbox Python once which kernels its environment offers
 //! ([`KernelCatalog`], filled by `sandbox::python_env`'s probe): Deno's binary (the `deno`
@@ -7,7 +7,8 @@
 //! paths, so the agent only has to check that each path is visible inside before offering it.
 //!
 //! Kernels per language:
-//! * `python`: ipykernel, with our IPython customisations (protocol.md §8.10);
+//! * `python`: ipykernel, with our IPython customisations
+//!   (docs/protocol.md#ipython-customisations);
 //! * `javascript`, `typescript`: `deno jupyter --kernel` (one kernel runs both);
 //! * `bash`: `bash_kernel`;
 //! * anything else (`r`, `java`, `julia`…): an installed kernelspec whose language or name

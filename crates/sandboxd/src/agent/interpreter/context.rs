@@ -2,8 +2,8 @@
 //! run one at a time; restart and delete jump the queue.
 //!
 //! Per execution the actor turns the kernel's iopub/shell messages into NDJSON lines
-//! (protocol.md §8.9) and pushes them into a small bounded channel that the HTTP response
-//! drains, so a slow reader slows the kernel down instead of growing memory here. An
+//! (docs/protocol.md#jupyter-messages) and pushes them into a small bounded channel that the HTTP
+//! response drains, so a slow reader slows the kernel down instead of growing memory here. An
 //! execution's stdout/stderr text and results are capped ([`MAX_STREAM_BYTES`],
 //! [`MAX_RESULT_BYTES`]): past a cap the output is dropped (the cell keeps running) and a
 //! notice says so. When the response is dropped (client gone) the cell is interrupted (SIGINT
@@ -379,7 +379,8 @@ impl Actor {
                         describe_status(status),
                         kernel.stderr_tail().trim()
                     );
-                    // Hook (issue #5): a kill by the sandbox's memory limit is reported as such.
+                    // A kill by the sandbox's memory limit is reported as such
+                    // (docs/design.md#invariant-5-limits).
                     run.push(match crate::agent::oom::killed_by_memory_limit(status) {
                         Some(msg) => error_line(crate::agent::oom::ERROR_NAME, &msg),
                         None => error_line(

@@ -1,6 +1,6 @@
-# IPython customisations of the local E2B runtime (protocol.md §8.10). The sandbox agent
-# writes this file next to the kernels (never into the user's environment) and runs it at
-# kernel start in a private namespace, so nothing here shows up in the user's globals.
+# IPython customisations of the local E2B runtime (docs/protocol.md#ipython-customisations). The
+# sandbox agent writes this file next to the kernels (never into the user's environment) and runs it
+# at kernel start in a private namespace, so nothing here shows up in the user's globals.
 #
 # * `e2b/data`: pandas DataFrames as column lists (+ the usual `text/html`).
 # * `e2b/chart`: matplotlib figures as chart data, extracted by the `e2b-charts` package.

@@ -1,7 +1,8 @@
-//! Code-context languages (protocol.md §8.5–8.7): name normalisation and the small snippets
-//! the server runs in a kernel (environment variables). Values are escaped as string literals
-//! of the target language, unlike the reference server which pastes them verbatim (declared
-//! difference #2).
+//! Code-context languages (docs/protocol.md#languages,
+//! docs/protocol.md#context-environment-variables): name normalisation and the small snippets the
+//! server runs in a kernel (environment variables). Values are escaped as string literals of the
+//! target language, unlike the reference server which pastes them verbatim
+//! (docs/declared-differences.md, row 2).
 //!
 //! A [`Language`] is the normalised name a context was asked for (`python`, `javascript`,
 //! `typescript`, `bash`, `r`, `java`, or any installed kernelspec's language) plus the

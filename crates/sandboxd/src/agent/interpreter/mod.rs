@@ -1,5 +1,5 @@
-//! The code-interpreter service (port 49999, protocol.md §8): `/execute` streaming NDJSON,
-//! `/contexts` management, over Jupyter kernels running inside the sandbox.
+//! The code-interpreter service (port 49999, docs/protocol.md#code-interpreter): `/execute`
+//! streaming NDJSON, `/contexts` management, over Jupyter kernels running inside the sandbox.
 //!
 //! Default contexts: one per language, created on first use (`run_code(language=…)`). The
 //! Python one is also started when the sandbox starts (code-interpreter templates). Listing
