@@ -156,7 +156,7 @@ impl Completion {
     }
 
     /// Stores the outcome (the first one only) and wakes whoever waits, without touching
-    /// Python: a condvar, one byte on the pipe, one datagram to the wake-up socket.
+    /// Python: a condvar, one byte on the socket pair, one datagram to the wake-up socket.
     fn complete(&self, outcome: Outcome) {
         let wake = {
             let mut state = self.lock();
