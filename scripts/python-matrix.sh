@@ -44,7 +44,8 @@ for v in "${VERSIONS[@]}"; do
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps \
         "$E2B_WHEEL" "$CI_WHEEL"
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --find-links dist \
-        "${E2B_WHEEL}[local]" "$CI_WHEEL" "pytest>=8,<9" "pytest-asyncio>=0.24,<2" "pytest-timeout>=2.3,<3"
+        "${E2B_WHEEL}[local]" "$CI_WHEEL" "pytest>=8,<9" "pytest-asyncio>=0.24,<2" "pytest-timeout>=2.3,<3" \
+        "h11>=0.14,<1"
     if "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/unit tests/e2e/test_smoke.py; then
         echo "-- CPython $v: passed in $((SECONDS - start)) s"
     else

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Fresh machine → every test: Rust crates, the Python SDK against a real local runtime, and the
-# compatibility tier (the official SDK from PyPI against our runtime). Idempotent.
+# Fresh machine → every test: Rust crates, the Python SDK against a real local runtime, the
+# compatibility tier (the official SDK from PyPI against our runtime), the portability checks
+# and the cloud-only build (the SDK as macOS/Windows/aarch64 users get it). Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -32,6 +33,12 @@ fi
 echo "== rust: format, lints, tests"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+# The SDK without the local runtime (what every platform but x86-64 Linux builds).
+cargo clippy -p e2b-python -p e2b-client --no-default-features --all-targets --quiet -- -D warnings
+cargo test -p e2b-client --no-default-features --quiet
+
+echo "== portability: no ungated platform API outside the runtime; cross-target checks"
+bash scripts/portability.sh .venv/bin/python
 # Real sandboxes are required here: a test that cannot create one fails instead of skipping.
 E2B_TEST_PYTHON="$ROOT/.venv/bin/python" E2B_TEST_REQUIRE_SANDBOXES=1 \
     E2B_OFFICIAL_PYTHON="$ROOT/.venv-compat/bin/python" \
@@ -41,6 +48,9 @@ echo "== python: unit, e2e (real local sandboxes), compat (official SDK)"
 # Each test sets what it needs; tests/e2e/test_env_switches.py sets these per subprocess.
 unset E2B_API_KEY E2B_DOMAIN E2B_API_URL E2B_SANDBOX_URL E2B_DEBUG E2B_LOCAL
 E2B_COMPAT_PYTHON="$ROOT/.venv-compat/bin/python" .venv/bin/python -m pytest -q tests
+
+echo "== cloud-only build (as on macOS, Windows, aarch64 Linux): tests/unit + tests/cloud"
+bash scripts/cloud-only.sh
 
 echo "== python matrix: tests/unit + tests/e2e/test_smoke.py on the other CPythons (same abi3 wheel)"
 bash scripts/python-matrix.sh

@@ -7,9 +7,17 @@
 //!   and the code interpreter), `ExecutionStream`, `Envd` (files, commands, PTYs) and its
 //!   streams, the local-runtime launcher.
 //! * `shared/`: runtime and sync/async plumbing, error translation, JSON conversion.
-//! * `runtime.rs`: the `e2b-local` CLI and sandbox-agent entry points.
+//! * `runtime.rs`: the `e2b-local` CLI and sandbox-agent entry points (the local runtime,
+//!   linked only on x86-64 Linux with the default `local-runtime` feature: `LOCAL_RUNTIME`
+//!   says whether this build has it).
 
 use pyo3::prelude::*;
+
+// The client resolves configs to the local runtime exactly when this extension links it.
+const _: () = assert!(
+    e2b_client::config::LOCAL_RUNTIME == cfg!(local_runtime),
+    "e2b-client's `local-runtime` feature must follow the extension's"
+);
 
 mod common;
 mod runtime;
@@ -30,13 +38,18 @@ mod native {
     #[pymodule_export]
     use crate::runtime::{agent_main, cli_main};
     #[pymodule_export]
-    use crate::shared::rt::PendingCall;
+    use crate::shared::rt::{wake_source, PendingCall};
 
     use pyo3::prelude::*;
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add("SDK_VERSION", e2b_client::SDK_VERSION)?;
+        m.add("LOCAL_RUNTIME", e2b_client::config::LOCAL_RUNTIME)?;
+        m.add(
+            "LOCAL_RUNTIME_UNAVAILABLE",
+            e2b_client::config::LOCAL_RUNTIME_UNAVAILABLE,
+        )?;
         Ok(())
     }
 }

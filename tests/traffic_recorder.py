@@ -45,6 +45,7 @@ class TrafficRecorder:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._lock = threading.Lock()
         self._streams: List[bytearray] = []
+        self._generation = 0
         self._closed = False
         self._thread = threading.Thread(target=self._accept, name="traffic-recorder", daemon=True)
         self._thread.start()
@@ -63,8 +64,11 @@ class TrafficRecorder:
             return len(self._streams)
 
     def reset(self) -> None:
+        """Forgets what was recorded. A connection opened before and used again (a client's
+        pool keeps them) records its later requests as a new stream."""
         with self._lock:
             self._streams = []
+            self._generation += 1
 
     def requests(self) -> List[Request]:
         """Every request head received so far, in arrival order per connection."""
@@ -93,17 +97,22 @@ class TrafficRecorder:
                 client, _ = self._listener.accept()
             except OSError:
                 return
-            stream = bytearray()
+            stream = _Stream()
             with self._lock:
-                self._streams.append(stream)
+                stream.generation = self._generation
+                self._streams.append(stream.data)
             handler = self._refuse if self._upstream is None else self._relay
             threading.Thread(target=handler, args=(client, stream), daemon=True).start()
 
-    def _record(self, stream: bytearray, chunk: bytes) -> None:
+    def _record(self, stream: "_Stream", chunk: bytes) -> None:
         with self._lock:
-            stream.extend(chunk)
+            if stream.generation != self._generation:
+                stream.generation = self._generation
+                stream.data = bytearray()
+                self._streams.append(stream.data)
+            stream.data.extend(chunk)
 
-    def _refuse(self, client: socket.socket, stream: bytearray) -> None:
+    def _refuse(self, client: socket.socket, stream: "_Stream") -> None:
         """Reads one request head (or up to `MAX_HEAD` bytes), answers 403, closes."""
         client.settimeout(10)
         received = b""
@@ -120,7 +129,7 @@ class TrafficRecorder:
         finally:
             client.close()
 
-    def _relay(self, client: socket.socket, stream: bytearray) -> None:
+    def _relay(self, client: socket.socket, stream: "_Stream") -> None:
         assert self._upstream is not None
         try:
             upstream = socket.create_connection(self._upstream, timeout=10)
@@ -134,6 +143,14 @@ class TrafficRecorder:
         back.join(timeout=300)
         client.close()
         upstream.close()
+
+
+class _Stream:
+    """What one connection's client sent since the last `reset()`."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.generation = 0
 
 
 def _pipe(source: socket.socket, sink: socket.socket, record) -> None:

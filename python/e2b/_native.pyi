@@ -21,10 +21,18 @@ __all__ = [
     "agent_main",
     "cli_main",
     "PendingCall",
+    "wake_source",
     "SDK_VERSION",
+    "LOCAL_RUNTIME",
+    "LOCAL_RUNTIME_UNAVAILABLE",
 ]
 
 SDK_VERSION: str
+LOCAL_RUNTIME: bool
+"""Whether this build has the local runtime (x86-64 Linux with the default build); without
+it, every configuration is a cloud one and ``cli_main``/``agent_main`` raise ``RuntimeError``."""
+LOCAL_RUNTIME_UNAVAILABLE: str
+"""The sentence a build without the local runtime adds to the missing-key error."""
 
 _Created = Tuple[str, Optional[str], str, Optional[str], Optional[str], "Connection"]
 """``(sandbox_id, domain, envd_version, envd_access_token, traffic_access_token,
@@ -43,6 +51,7 @@ class PendingCall:
     """An async call in flight."""
 
     def fileno(self) -> int: ...
+    def notify_port(self, port: int) -> bool: ...
     def done(self) -> bool: ...
     def result(self) -> Any: ...
     def wait(self) -> Any: ...
@@ -350,5 +359,6 @@ class Envd:
     def process_stream_input(self, pid: int, kind: str, timeout: Optional[float] = None) -> InputStream: ...
 
 def set_local_launcher(argv: List[str]) -> None: ...
+def wake_source() -> Optional[Tuple[str, int]]: ...
 def cli_main(argv: List[str], python: str, extension: str) -> int: ...
 def agent_main() -> int: ...

@@ -4,13 +4,24 @@
 //! Worker threads never touch Python. Sync calls spawn their future and wait with the GIL
 //! released, waking every few tens of milliseconds so Python can deliver signals (Ctrl-C
 //! aborts the task, which drops its HTTP request). Async calls return a [`PendingCall`]:
-//! the worker stores the outcome in Rust and writes one byte to a pipe; the Python side
-//! (`e2b._bridge.wait_native`) watches the pipe with `loop.add_reader` and converts the
+//! the worker stores the outcome in Rust and writes one byte to a socket pair; the Python
+//! side (`e2b._bridge.wait_native`) watches it with `loop.add_reader` and converts the
 //! outcome on the event-loop thread. Completing asyncio futures from worker threads (as
 //! `future_into_py` does) would attach those threads to Python, and a worker still attached
 //! when the interpreter finalizes is killed mid-call by CPython, aborting the process.
+//!
+//! Loops without `add_reader` (Windows' proactor loop; Windows has no socket pair for a
+//! descriptor either) are woken by a datagram instead ([`wake`]): still only a send from the
+//! worker, still collected on the loop's own thread.
 
 use std::future::Future;
+#[cfg(unix)]
+use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddr};
+#[cfg(unix)]
+use std::os::fd::AsRawFd;
+#[cfg(unix)]
+use std::os::unix::net::UnixStream;
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -113,47 +124,116 @@ type Outcome = Result<Convert, e2b_client::Error>;
 
 /// Completion state shared by the worker (which fills it) and Python (which collects it).
 struct Completion {
-    slot: Mutex<Option<Outcome>>,
+    state: Mutex<State>,
     done: Condvar,
+    /// Becomes readable when the call finished (the asyncio loop's `add_reader`).
     #[cfg(unix)]
-    pipe: Option<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)>,
+    pipe: Option<(UnixStream, UnixStream)>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Set once; `outcome` is then taken by [`PendingCall::result`].
+    finished: bool,
+    outcome: Option<Outcome>,
+    /// The wake-up socket of a loop that cannot watch [`Completion::pipe`] (see [`wake`]).
+    wake: Option<SocketAddr>,
 }
 
 impl Completion {
     fn new() -> Self {
         Completion {
-            slot: Mutex::new(None),
+            state: Mutex::new(State::default()),
             done: Condvar::new(),
+            // A socket pair rather than a pipe: std makes it (close-on-exec) on every unix.
             #[cfg(unix)]
-            pipe: make_pipe(),
+            pipe: UnixStream::pair().ok(),
         }
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Stores the outcome (the first one only) and wakes whoever waits, without touching
+    /// Python: a condvar, one byte on the socket pair, one datagram to the wake-up socket.
     fn complete(&self, outcome: Outcome) {
-        *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
+        let wake = {
+            let mut state = self.lock();
+            if state.finished {
+                return;
+            }
+            state.finished = true;
+            state.outcome = Some(outcome);
+            state.wake.take()
+        };
         self.done.notify_all();
         #[cfg(unix)]
         if let Some((_, write)) = &self.pipe {
-            use std::os::fd::AsRawFd;
-            // SAFETY: writing one byte from a valid buffer to a pipe we own (non-blocking).
-            unsafe {
-                libc::write(write.as_raw_fd(), b"x".as_ptr().cast(), 1);
-            }
+            // One byte into an empty socket buffer: never blocks. Nobody reads it; the
+            // descriptor only has to turn readable.
+            let _ = (&*write).write(b"x");
+        }
+        if let Some(addr) = wake {
+            wake::send(addr);
         }
     }
 }
 
-#[cfg(unix)]
-fn make_pipe() -> Option<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
-    use std::os::fd::{FromRawFd, OwnedFd};
-    let mut fds = [0 as libc::c_int; 2];
-    // SAFETY: pipe2 fills two descriptors that we immediately take ownership of.
-    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) };
-    if rc != 0 {
-        return None;
+/// Finishes the call as cancelled if its task is dropped unfinished (aborted, or the
+/// runtime shut down), so that no waiter waits forever. Moved into the task's future, so
+/// it drops with it even if the task never ran.
+struct CancelOnDrop(Arc<Completion>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.complete(Err(e2b_client::Error::new(
+            e2b_client::ErrorKind::Generic,
+            "e2b: the call was cancelled",
+        )));
     }
-    // SAFETY: both descriptors were just created and are owned by nobody else.
-    unsafe { Some((OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1]))) }
+}
+
+/// Wake-ups for event loops that cannot watch a descriptor (`add_reader`), such as Windows'
+/// proactor loop: the Python side (`e2b._bridge`) keeps one UDP socket per loop on
+/// 127.0.0.1, connected to [`source`](wake::source) so that it takes datagrams from this
+/// process's sender only, and awaits it with `loop.sock_recv`, which every asyncio loop
+/// implements. A finished call sends one datagram (one meaningless byte) there; the loop then
+/// collects every finished call on its own thread. A lost datagram cannot lose a result (a
+/// full receive buffer means wake-ups are already pending), so the worker only does a
+/// non-blocking `send_to` — it never touches Python.
+mod wake {
+    use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+    use std::sync::OnceLock;
+
+    fn sender() -> Option<&'static UdpSocket> {
+        static SENDER: OnceLock<Option<UdpSocket>> = OnceLock::new();
+        SENDER
+            .get_or_init(|| {
+                let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).ok()?;
+                socket.set_nonblocking(true).ok()?;
+                Some(socket)
+            })
+            .as_ref()
+    }
+
+    /// The sender's address, or `None` if this process cannot have one.
+    pub fn source() -> Option<SocketAddr> {
+        sender()?.local_addr().ok()
+    }
+
+    pub fn send(to: SocketAddr) {
+        if let Some(socket) = sender() {
+            let _ = socket.send_to(b"x", to);
+        }
+    }
+}
+
+/// `(host, port)` that wake-up datagrams come from (see [`PendingCall::notify_port`]), or
+/// `None` when no UDP socket can be bound on 127.0.0.1.
+#[pyfunction]
+pub fn wake_source() -> Option<(String, u16)> {
+    wake::source().map(|addr| (addr.ip().to_string(), addr.port()))
 }
 
 /// An async call in flight: awaited from Python with `e2b._bridge.wait_native`.
@@ -166,35 +246,39 @@ pub struct PendingCall {
 #[pymethods]
 impl PendingCall {
     /// A descriptor that becomes readable when the call finished, or -1 if there is none
-    /// (then use `wait()` from a thread).
+    /// (Windows; then use `notify_port()` or `wait()` from a thread).
     fn fileno(&self) -> i32 {
         #[cfg(unix)]
-        {
-            use std::os::fd::AsRawFd;
-            if let Some((read, _)) = &self.completion.pipe {
-                return read.as_raw_fd();
-            }
+        if let Some((read, _)) = &self.completion.pipe {
+            return read.as_raw_fd();
         }
         -1
     }
 
-    /// Whether the outcome is ready.
+    /// Asks for one datagram to 127.0.0.1:`port` when the call finishes (from the address
+    /// `wake_source()` names). `False` if it has already finished: collect it now.
+    fn notify_port(&self, port: u16) -> PyResult<bool> {
+        if wake::source().is_none() {
+            return Err(PyRuntimeError::new_err(
+                "e2b: no UDP socket on 127.0.0.1 to send wake-ups from",
+            ));
+        }
+        let mut state = self.completion.lock();
+        if state.finished {
+            return Ok(false);
+        }
+        state.wake = Some(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
+        Ok(true)
+    }
+
+    /// Whether the outcome is ready (and not collected yet).
     fn done(&self) -> bool {
-        self.completion
-            .slot
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_some()
+        self.completion.lock().outcome.is_some()
     }
 
     /// The value, or the mapped exception; only once the call is done.
     fn result<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let outcome = self
-            .completion
-            .slot
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        let outcome = self.completion.lock().outcome.take();
         match outcome {
             Some(Ok(convert)) => convert(py),
             Some(Err(e)) => Err(to_pyerr(py, e)),
@@ -209,15 +293,15 @@ impl PendingCall {
         loop {
             let completion = self.completion.clone();
             let finished = py.detach(move || {
-                let slot = completion.slot.lock().unwrap_or_else(|p| p.into_inner());
-                if slot.is_some() {
+                let state = completion.lock();
+                if state.finished {
                     return true;
                 }
-                let (slot, _) = completion
+                let (state, _) = completion
                     .done
-                    .wait_timeout(slot, SIGNAL_CHECK_INTERVAL)
+                    .wait_timeout(state, SIGNAL_CHECK_INTERVAL)
                     .unwrap_or_else(|p| p.into_inner());
-                slot.is_some()
+                state.finished
             });
             if finished {
                 return self.result(py);
@@ -226,7 +310,7 @@ impl PendingCall {
         }
     }
 
-    /// Aborts the call (drops its request).
+    /// Aborts the call (drops its request); a waiter then gets "cancelled".
     fn cancel(&self) {
         self.task.abort();
     }
@@ -245,12 +329,13 @@ where
     T: for<'a> IntoPyObject<'a> + Send + 'static,
 {
     let completion = Arc::new(Completion::new());
-    let worker = completion.clone();
+    let guard = CancelOnDrop(completion.clone());
     let handle = runtime().spawn(async move {
+        let guard = guard;
         let outcome: Outcome = fut.await.map(|value| -> Convert {
             Box::new(move |py: Python<'_>| value.into_bound_py_any(py))
         });
-        worker.complete(outcome);
+        guard.0.complete(outcome);
     });
     PendingCall {
         completion,

@@ -98,6 +98,11 @@ def test_e2b_wheel_is_one_abi3_manylinux2014_wheel_with_stubs(dists):
     # deno's wheels need CPython >= 3.10: on 3.9 `e2b[local]` still installs, without it.
     deno = next(r for r in requires if r.startswith("deno"))
     assert re.search(r"python(_full)?_version >= [\"']3\.10[\"']", deno), deno
+    # The kernels are for the local runtime, which only x86-64 Linux has.
+    for r in requires:
+        if re.search(r"extra == [\"']local[\"']", r):
+            assert re.search(r"sys_platform == [\"']linux[\"']", r), r
+            assert re.search(r"platform_machine == [\"']x86_64[\"']", r), r
     assert set(fields["Provides-Extra"]) == {"local", "data"}
     # Linked against glibc 2.17 symbol versions at most (what manylinux2014 promises).
     with zipfile.ZipFile(wheel) as z:
@@ -122,7 +127,9 @@ def test_code_interpreter_wheel_is_pure_and_needs_only_our_e2b(dists):
 def test_sdists_hold_what_a_build_needs(dists):
     with tarfile.open(dists["e2b_sdist"]) as t:
         names = {n.split("/", 1)[1] for n in t.getnames() if "/" in n}
-    for needed in ("pyproject.toml", "Cargo.toml", "Cargo.lock", "src/lib.rs", "README.md",
+    # build.rs files decide whether the runtime is built (cfg(local_runtime)).
+    for needed in ("pyproject.toml", "Cargo.toml", "Cargo.lock", "src/lib.rs", "README.md", "build.rs",
+                   "crates/e2b-client/build.rs",
                    "crates/sandboxd/Cargo.toml", "crates/sandboxd/src/cli.rs",
                    "crates/e2b-client/src/lib.rs", "crates/e2b-wire/src/lib.rs",
                    "python/e2b/__init__.py", "python/e2b/_native.pyi", "python/e2b/py.typed"):

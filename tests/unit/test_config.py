@@ -5,7 +5,13 @@ rules (docs/protocol.md#url-resolution)."""
 from __future__ import annotations
 
 import pytest
-from e2b import ConnectionConfig, InvalidArgumentException
+from e2b import ConnectionConfig, InvalidArgumentException, _native
+
+# Tests of the local runtime's resolution; a build without it (cloud-only) has its own
+# contract, asserted by tests/unit/test_platform.py in both kinds of build.
+local_runtime_only = pytest.mark.skipif(
+    not _native.LOCAL_RUNTIME, reason="cloud-only build: tests/unit/test_platform.py asserts its contract"
+)
 
 ENV_VARS = (
     "E2B_API_KEY",
@@ -24,6 +30,7 @@ def clean_env(monkeypatch):
         monkeypatch.delenv(var, raising=False)
 
 
+@local_runtime_only
 def test_defaults_without_a_key_use_the_local_runtime():
     config = ConnectionConfig()
     assert config._local is True
@@ -43,6 +50,7 @@ def test_a_key_means_the_cloud(monkeypatch):
     assert config.api_url == "https://api.e2b.app"
 
 
+@local_runtime_only
 def test_local_zero_never_goes_local():
     config = ConnectionConfig()
     assert config._local
@@ -65,6 +73,7 @@ def test_local_zero_without_key_raises_authentication_error_on_use(monkeypatch):
         Sandbox.kill("abc")
 
 
+@local_runtime_only
 def test_local_one_ignores_a_key(monkeypatch):
     monkeypatch.setenv("E2B_LOCAL", "1")
     config = ConnectionConfig(api_key="e2b_abc")
@@ -72,6 +81,7 @@ def test_local_one_ignores_a_key(monkeypatch):
     assert config.api_key is None
 
 
+@local_runtime_only
 def test_the_local_notice_says_why_and_names_what_is_ignored(monkeypatch):
     monkeypatch.setenv("E2B_LOCAL", "1")
     monkeypatch.setenv("E2B_SANDBOX_URL", "https://sandbox.example.dev")
@@ -86,6 +96,7 @@ def test_the_local_notice_says_why_and_names_what_is_ignored(monkeypatch):
     assert ConnectionConfig(api_key="k")._connection.local_notice is None
 
 
+@local_runtime_only
 def test_a_local_config_never_yields_a_cloud_url(monkeypatch, tmp_path):
     # With E2B_LOCAL=1 and every cloud setting, the sandbox URLs name a loopback daemon (the
     # one this process found, else the one the state file names) or there is none.

@@ -13,6 +13,12 @@
 //! | `E2B_LOCAL` unset, a key | cloud: the domain, `api_url` and `sandbox_url` as upstream |
 //! | `E2B_LOCAL` unset, no key | local; the domain, `api_url` and `sandbox_url` are ignored (and logged as such) |
 //!
+//! A build without the local runtime ([`LOCAL_RUNTIME`] false: not x86-64 Linux, or built
+//! without the `local-runtime` feature) is cloud-only: with `E2B_LOCAL` unset and no key it
+//! resolves to the cloud, whose missing-key `AuthenticationException` adds
+//! [`LOCAL_RUNTIME_UNAVAILABLE`]; `E2B_LOCAL` true is refused when resolving (it must never
+//! fall back to the cloud).
+//!
 //! Resolution reads the environment through a closure so it can be tested without touching
 //! the process environment.
 
@@ -40,6 +46,14 @@ pub const SUPPORTED_SANDBOX_DOMAINS: &[&str] = &[
 
 /// Text of the `AuthenticationException` raised before any request when no key is known.
 pub const API_KEY_REQUIRED_MESSAGE: &str = "API key is required, please visit the API Keys tab at https://e2b.dev/dashboard?tab=keys to get your API key. You can either set the environment variable `E2B_API_KEY` or you can pass it directly to the method like api_key=\"e2b_...\"";
+
+/// Whether this build runs sandboxes locally: the `local-runtime` feature on x86-64 Linux
+/// (crates/e2b-client/build.rs).
+pub const LOCAL_RUNTIME: bool = cfg!(local_runtime);
+
+/// The one sentence a build without the local runtime adds to [`API_KEY_REQUIRED_MESSAGE`]
+/// (and says in `e2b-local`): where a local sandbox would have been used, it cannot be.
+pub const LOCAL_RUNTIME_UNAVAILABLE: &str = "Local sandboxes, which need no API key, run on x86-64 Linux only; this build of e2b is cloud-only.";
 
 /// `E2B_HTTP_VERSION` / `http_version`: `"2"` lets TLS ALPN choose, `"1.1"` pins HTTP/1.1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -170,6 +184,9 @@ pub struct ConnectionConfig {
     pub http_version: HttpVersion,
     pub proxy: Option<String>,
     pub target: Target,
+    /// No key and `E2B_LOCAL` unset in a build without the local runtime: the cloud config
+    /// that results says so in its missing-key error ([`Self::require_api_key`]).
+    pub local_unavailable: bool,
 }
 
 fn non_empty(value: Option<String>) -> Option<String> {
@@ -218,6 +235,15 @@ impl ConnectionConfig {
     /// Precedence: option > environment > default. The target follows the table in this
     /// module's documentation.
     pub fn resolve(opts: ConnectionOpts, env: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        Self::resolve_for(opts, env, LOCAL_RUNTIME)
+    }
+
+    /// [`Self::resolve`] for a build with (`runtime`) or without the local runtime.
+    fn resolve_for(
+        opts: ConnectionOpts,
+        env: impl Fn(&str) -> Option<String>,
+        runtime: bool,
+    ) -> Result<Self> {
         let domain = Setting::pick(opts.domain, "domain=", &env, "E2B_DOMAIN");
         let debug = opts.debug.unwrap_or_else(|| {
             env("E2B_DEBUG")
@@ -246,7 +272,20 @@ impl ConnectionConfig {
         };
         let local_var = env("E2B_LOCAL");
         let local_flag = parse_local_flag(local_var.as_deref());
-        let local = !debug && local_flag.unwrap_or(api_key.is_none());
+        let wants_local = !debug && local_flag.unwrap_or(api_key.is_none());
+        if wants_local && !runtime {
+            if let (Some(true), Some(flag)) = (local_flag, local_var.as_deref()) {
+                return Err(Error::new(
+                    ErrorKind::SandboxException,
+                    format!(
+                        "E2B_LOCAL={}: {LOCAL_RUNTIME_UNAVAILABLE} Unset E2B_LOCAL to use the \
+                         E2B cloud.",
+                        flag.trim().escape_debug()
+                    ),
+                ));
+            }
+        }
+        let local = wants_local && runtime;
         let domain_value = domain
             .as_ref()
             .map_or_else(|| DEFAULT_DOMAIN.to_owned(), |d| d.value.clone());
@@ -294,6 +333,7 @@ impl ConnectionConfig {
             http_version,
             proxy: non_empty(opts.proxy),
             target,
+            local_unavailable: wants_local && !runtime,
         })
     }
 
@@ -303,10 +343,17 @@ impl ConnectionConfig {
     }
 
     /// The API key, or the upstream `AuthenticationException` when there is none.
+    /// A build without the local runtime adds [`LOCAL_RUNTIME_UNAVAILABLE`] where the local
+    /// runtime would have been used (`E2B_LOCAL` unset).
     pub fn require_api_key(&self) -> Result<&str> {
-        self.api_key
-            .as_deref()
-            .ok_or_else(|| Error::new(ErrorKind::AuthenticationException, API_KEY_REQUIRED_MESSAGE))
+        self.api_key.as_deref().ok_or_else(|| {
+            let message = if self.local_unavailable {
+                format!("{API_KEY_REQUIRED_MESSAGE} {LOCAL_RUNTIME_UNAVAILABLE}")
+            } else {
+                API_KEY_REQUIRED_MESSAGE.to_owned()
+            };
+            Error::new(ErrorKind::AuthenticationException, message)
+        })
     }
 
     pub fn is_local(&self) -> bool {
@@ -507,9 +554,17 @@ mod tests {
         move |k| map.get(k).cloned()
     }
 
+    /// Resolution as a build with the local runtime does it (whatever this build is).
+    fn with_runtime(
+        opts: ConnectionOpts,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<ConnectionConfig> {
+        ConnectionConfig::resolve_for(opts, env, true)
+    }
+
     #[test]
     fn defaults_without_key_are_local() {
-        let cfg = ConnectionConfig::resolve(ConnectionOpts::default(), env(&[])).unwrap();
+        let cfg = with_runtime(ConnectionOpts::default(), env(&[])).unwrap();
         assert!(cfg.is_local());
         assert_eq!(cfg.domain, "e2b.app");
         assert_eq!(cfg.request_timeout, Some(Duration::from_secs(60)));
@@ -519,9 +574,7 @@ mod tests {
 
     #[test]
     fn key_means_cloud() {
-        let cfg =
-            ConnectionConfig::resolve(ConnectionOpts::default(), env(&[("E2B_API_KEY", "k")]))
-                .unwrap();
+        let cfg = with_runtime(ConnectionOpts::default(), env(&[("E2B_API_KEY", "k")])).unwrap();
         assert_eq!(cfg.target, Target::Cloud);
         assert_eq!(cfg.api_url, "https://api.e2b.app");
         assert_eq!(cfg.api_key.as_deref(), Some("k"));
@@ -529,8 +582,7 @@ mod tests {
 
     #[test]
     fn local_zero_never_local() {
-        let cfg = ConnectionConfig::resolve(ConnectionOpts::default(), env(&[("E2B_LOCAL", "0")]))
-            .unwrap();
+        let cfg = with_runtime(ConnectionOpts::default(), env(&[("E2B_LOCAL", "0")])).unwrap();
         assert_eq!(cfg.target, Target::Cloud);
         let err = cfg.require_api_key().unwrap_err();
         assert_eq!(err.kind, ErrorKind::AuthenticationException);
@@ -539,7 +591,7 @@ mod tests {
 
     #[test]
     fn local_one_ignores_key() {
-        let cfg = ConnectionConfig::resolve(
+        let cfg = with_runtime(
             ConnectionOpts {
                 api_key: Some("e2b_abc".into()),
                 ..Default::default()
@@ -553,9 +605,7 @@ mod tests {
 
     #[test]
     fn debug_is_never_local() {
-        let cfg =
-            ConnectionConfig::resolve(ConnectionOpts::default(), env(&[("E2B_DEBUG", "TRUE")]))
-                .unwrap();
+        let cfg = with_runtime(ConnectionOpts::default(), env(&[("E2B_DEBUG", "TRUE")])).unwrap();
         assert!(cfg.debug);
         assert_eq!(cfg.target, Target::Cloud);
         assert_eq!(cfg.api_url, "http://localhost:3000");
@@ -569,11 +619,11 @@ mod tests {
             ("E2B_API_URL", "http://api.local"),
             ("E2B_SANDBOX_URL", "http://sbx.local"),
         ]);
-        let cfg = ConnectionConfig::resolve(ConnectionOpts::default(), &e).unwrap();
+        let cfg = with_runtime(ConnectionOpts::default(), &e).unwrap();
         assert_eq!(cfg.domain, "example.com");
         assert_eq!(cfg.api_url, "http://api.local");
         assert_eq!(cfg.sandbox_url.as_deref(), Some("http://sbx.local"));
-        let cfg = ConnectionConfig::resolve(
+        let cfg = with_runtime(
             ConnectionOpts {
                 domain: Some("other.dev".into()),
                 api_url: Some("http://x".into()),
@@ -591,13 +641,13 @@ mod tests {
     #[test]
     fn http_version_validation() {
         let e = env(&[("E2B_API_KEY", "k"), ("E2B_HTTP_VERSION", "3")]);
-        let err = ConnectionConfig::resolve(ConnectionOpts::default(), &e).unwrap_err();
+        let err = with_runtime(ConnectionOpts::default(), &e).unwrap_err();
         assert_eq!(err.kind, ErrorKind::InvalidArgumentException);
         assert_eq!(
             err.message,
             "E2B_HTTP_VERSION must be '1.1' or '2', got '3'"
         );
-        let err = ConnectionConfig::resolve(
+        let err = with_runtime(
             ConnectionOpts {
                 http_version: Some("h2".into()),
                 ..Default::default()
@@ -606,7 +656,7 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.message, "http_version must be '1.1' or '2', got 'h2'");
-        let cfg = ConnectionConfig::resolve(
+        let cfg = with_runtime(
             ConnectionOpts {
                 http_version: Some("1.1".into()),
                 ..Default::default()
@@ -845,8 +895,9 @@ mod tests {
             },
         ];
         for (i, row) in rows.into_iter().enumerate() {
-            let cfg = ConnectionConfig::resolve(row.opts.clone(), env(row.env)).unwrap();
+            let cfg = with_runtime(row.opts.clone(), env(row.env)).unwrap();
             assert_eq!(cfg.api_url, row.api_url, "row {i}");
+            assert!(!cfg.local_unavailable, "row {i}");
             match (row.local, cfg.local_mode()) {
                 (Some(ignored), Some(mode)) => {
                     assert_eq!(mode.ignored, ignored, "row {i}");
@@ -867,11 +918,11 @@ mod tests {
 
     #[test]
     fn cloud_keeps_key_and_urls_by_precedence() {
-        let cfg = ConnectionConfig::resolve(cloud_opts(), env(CLOUD_ENV)).unwrap();
+        let cfg = with_runtime(cloud_opts(), env(CLOUD_ENV)).unwrap();
         assert_eq!(cfg.api_key.as_deref(), Some("e2b_opt"));
         assert_eq!(cfg.domain, "opt.dev");
         assert_eq!(cfg.sandbox_url.as_deref(), Some("http://opt-sbx"));
-        let cfg = ConnectionConfig::resolve(ConnectionOpts::default(), env(CLOUD_ENV)).unwrap();
+        let cfg = with_runtime(ConnectionOpts::default(), env(CLOUD_ENV)).unwrap();
         assert_eq!(cfg.api_key.as_deref(), Some("e2b_env"));
         assert_eq!(cfg.sandbox_url.as_deref(), Some("http://env-sbx"));
     }
@@ -895,7 +946,7 @@ mod tests {
     #[test]
     fn a_bound_local_config_names_only_the_daemon() {
         // E2B_LOCAL=1 with every cloud setting: each URL is the daemon's.
-        let cfg = ConnectionConfig::resolve(cloud_opts(), env(&[("E2B_LOCAL", "1"), CLOUD_ENV[1]]))
+        let cfg = with_runtime(cloud_opts(), env(&[("E2B_LOCAL", "1"), CLOUD_ENV[1]]))
             .unwrap()
             .bound_to(Some(daemon()));
         for port in [ENVD_PORT, 49999] {
@@ -912,7 +963,7 @@ mod tests {
         assert_eq!(addr(&cfg, Host, Some("e2b.app"), 8080), "127.0.0.1:4321");
         assert_eq!(cfg.api_key, None);
         // The same without a key and without E2B_LOCAL.
-        let cfg = ConnectionConfig::resolve(
+        let cfg = with_runtime(
             ConnectionOpts::default(),
             env(&[CLOUD_ENV[2], CLOUD_ENV[3]]),
         )
@@ -926,9 +977,7 @@ mod tests {
 
     #[test]
     fn binding_a_cloud_config_changes_nothing() {
-        let cfg =
-            ConnectionConfig::resolve(ConnectionOpts::default(), env(&[("E2B_API_KEY", "k")]))
-                .unwrap();
+        let cfg = with_runtime(ConnectionOpts::default(), env(&[("E2B_API_KEY", "k")])).unwrap();
         let bound = cfg.clone().bound_to(Some(daemon()));
         assert_eq!(bound, cfg);
         assert_eq!(
@@ -956,7 +1005,7 @@ mod tests {
     #[test]
     fn notices_say_why_local_and_what_is_ignored() {
         let notice = |pairs: &[(&str, &str)], opts: ConnectionOpts| {
-            ConnectionConfig::resolve(opts, env(pairs))
+            with_runtime(opts, env(pairs))
                 .unwrap()
                 .local_mode()
                 .map(LocalMode::notice)
@@ -995,7 +1044,7 @@ mod tests {
 
     #[test]
     fn an_unbound_local_config_uses_the_known_daemon_or_says_none_runs() {
-        let cfg = ConnectionConfig::resolve(ConnectionOpts::default(), env(&[])).unwrap();
+        let cfg = with_runtime(ConnectionOpts::default(), env(&[])).unwrap();
         let mode = cfg.local_mode().unwrap();
         assert_eq!(mode.daemon_or(|| Some(daemon())).unwrap(), daemon());
         let err = mode.daemon_or(|| None).unwrap_err();
@@ -1019,6 +1068,61 @@ mod tests {
                 .unwrap(),
             daemon()
         );
+    }
+
+    #[test]
+    fn without_the_runtime_every_config_is_a_cloud_one() {
+        let resolve = |pairs: &[(&str, &str)]| {
+            ConnectionConfig::resolve_for(ConnectionOpts::default(), env(pairs), false)
+        };
+        // No key, E2B_LOCAL unset: the cloud (with the settings given), and upstream's
+        // missing-key error plus one sentence.
+        let cfg = resolve(&[("E2B_API_URL", "http://env-api")]).unwrap();
+        assert_eq!(
+            (cfg.is_local(), cfg.api_url.as_str(), cfg.api_key.as_deref()),
+            (false, "http://env-api", None)
+        );
+        let err = cfg.require_api_key().unwrap_err();
+        assert_eq!(err.kind, ErrorKind::AuthenticationException);
+        assert_eq!(
+            err.message,
+            format!("{API_KEY_REQUIRED_MESSAGE} {LOCAL_RUNTIME_UNAVAILABLE}")
+        );
+        // E2B_LOCAL=0: upstream's error, word for word.
+        let cfg = resolve(&[("E2B_LOCAL", "off")]).unwrap();
+        assert_eq!(
+            cfg.require_api_key().unwrap_err().message,
+            API_KEY_REQUIRED_MESSAGE
+        );
+        // A key: the cloud exactly as with the runtime.
+        let cfg = resolve(&[("E2B_API_KEY", "k")]).unwrap();
+        assert_eq!(
+            cfg,
+            with_runtime(ConnectionOpts::default(), env(&[("E2B_API_KEY", "k")])).unwrap()
+        );
+        assert_eq!(cfg.require_api_key().unwrap(), "k");
+        // E2B_LOCAL=1 is refused, key or not: it must never fall back to the cloud.
+        for pairs in [
+            &[("E2B_LOCAL", " 1 ")][..],
+            &[("E2B_LOCAL", "yes"), ("E2B_API_KEY", "k")],
+        ] {
+            let err = resolve(pairs).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::SandboxException);
+            assert!(
+                err.message.contains(LOCAL_RUNTIME_UNAVAILABLE),
+                "{}",
+                err.message
+            );
+            assert!(err.message.starts_with("E2B_LOCAL="), "{}", err.message);
+            assert!(!err.message.contains("E2B_LOCAL= "), "{}", err.message);
+        }
+        // Debug mode still wins over E2B_LOCAL.
+        let cfg = resolve(&[("E2B_LOCAL", "1"), ("E2B_DEBUG", "true")]).unwrap();
+        assert_eq!(cfg.api_url, "http://localhost:3000");
+        // This build resolves as its runtime says.
+        let cfg = ConnectionConfig::resolve(ConnectionOpts::default(), env(&[])).unwrap();
+        assert_eq!(cfg.is_local(), LOCAL_RUNTIME);
+        assert_eq!(cfg.local_unavailable, !LOCAL_RUNTIME);
     }
 
     #[test]

@@ -23,7 +23,8 @@ pub struct LocalState {
 }
 
 /// Directory holding `state.json`, `daemon.lock`, `start.lock` and `daemon.log`:
-/// `$E2B_LOCAL_STATE_DIR` if set, else `$XDG_RUNTIME_DIR/e2b-local`, else `~/.cache/e2b-local`.
+/// `$E2B_LOCAL_STATE_DIR` if set, else `$XDG_RUNTIME_DIR/e2b-local`, else `~/.cache/e2b-local`
+/// (home: `$HOME`, else `%USERPROFILE%`, else the temporary directory).
 pub fn state_dir() -> PathBuf {
     if let Some(dir) = non_empty_env("E2B_LOCAL_STATE_DIR") {
         return PathBuf::from(dir);
@@ -31,8 +32,11 @@ pub fn state_dir() -> PathBuf {
     if let Some(dir) = non_empty_env("XDG_RUNTIME_DIR") {
         return PathBuf::from(dir).join("e2b-local");
     }
-    let home = non_empty_env("HOME").unwrap_or_else(|| "/tmp".into());
-    PathBuf::from(home).join(".cache").join("e2b-local")
+    // USERPROFILE: Windows' home, where HOME is usually unset.
+    let home = non_empty_env("HOME")
+        .or_else(|| non_empty_env("USERPROFILE"))
+        .map_or_else(std::env::temp_dir, PathBuf::from);
+    home.join(".cache").join("e2b-local")
 }
 
 pub const STATE_FILE: &str = "state.json";

@@ -873,12 +873,13 @@ unsafe fn run_step(step: &Step, slots: &[RawFd]) -> libc::c_int {
             for (i, b) in b"lo\0".iter().enumerate() {
                 ifr.ifr_name[i] = *b as c_char;
             }
-            if libc::ioctl(s, libc::SIOCGIFFLAGS, &mut ifr) != 0 {
+            // `as _`: the request is a c_ulong in glibc, a c_int in musl.
+            if libc::ioctl(s, libc::SIOCGIFFLAGS as _, &mut ifr) != 0 {
                 libc::close(s);
                 return -1;
             }
             ifr.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
-            let r = libc::ioctl(s, libc::SIOCSIFFLAGS, &ifr);
+            let r = libc::ioctl(s, libc::SIOCSIFFLAGS as _, &ifr);
             libc::close(s);
             r
         }

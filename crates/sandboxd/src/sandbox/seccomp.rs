@@ -160,6 +160,7 @@ pub fn programs() -> Result<Vec<BpfProgram>, String> {
         )?])
         .map_err(err)?],
     );
+    // `as _`: the ioctl numbers are c_ulong in glibc, c_int in musl.
     deny.insert(
         libc::SYS_ioctl,
         vec![
@@ -167,14 +168,14 @@ pub fn programs() -> Result<Vec<BpfProgram>, String> {
                 1,
                 SeccompCmpArgLen::Dword,
                 SeccompCmpOp::Eq,
-                libc::TIOCSTI,
+                libc::TIOCSTI as _,
             )?])
             .map_err(err)?,
             SeccompRule::new(vec![cond(
                 1,
                 SeccompCmpArgLen::Dword,
                 SeccompCmpOp::Eq,
-                libc::TIOCLINUX,
+                libc::TIOCLINUX as _,
             )?])
             .map_err(err)?,
         ],
